@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment and print its path.
+#
+# Why outside the clone: a venv with torch is ~7 GB. Keying it by a hash of the dependency files
+# means repeated CI runs reuse one venv, and any change to the dependencies rebuilds it from scratch
+# (never an in-place upgrade that could leave stale packages behind).
+# Why torch first and pinned: an unpinned torch pulls a different multi-GB build on every resolve.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+extras=${UIRBENCH_EXTRAS:-all,dev}
+key=$(cat "$here/pyproject.toml" "$here/scripts/venv.sh" <(echo "$extras") | sha256sum | cut -c1-16)
+venv=${UIRBENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/uirbench/venv-$key}
+if [ ! -f "$venv/.complete" ]; then
+  echo "uirbench: creating virtual environment $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >&2
+  "$venv/bin/pip" install -q torch==2.14.1 torchvision==0.29.1 >&2
+  touch "$venv/.torch"
+fi
+# The project itself is always reinstalled (editable, cheap), so the venv tracks this checkout.
+"$venv/bin/pip" install -q -e "$here[$extras]" torch==2.14.1 torchvision==0.29.1 >&2
+touch "$venv/.complete"
+echo "$venv"

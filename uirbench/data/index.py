@@ -1,0 +1,81 @@
+"""``index.parquet``: one row per (LQ, GT) pair, the single source of truth about a built root.
+
+Rows are sorted by ``key`` and hold no timestamps, so two builds of the same inputs and seed give
+a byte-identical index. ``caption`` is filled later by ``uirbench caption``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from uirbench.data.layout import INDEX_NAME
+from uirbench.errors import UirbenchError
+from uirbench.io import atomic_write_bytes
+
+# Column -> (arrow type, meaning). The schema is the contract other commands rely on.
+COLUMNS: dict[str, tuple[pa.DataType, str]] = {
+    "key": (pa.string(), "<split>/<task id>/<stem>; also the WebDataset __key__"),
+    "split": (pa.string(), "train or val"),
+    "task": (pa.string(), "task id (uirbench.tasks)"),
+    "stem": (pa.string(), "file stem shared by LQ and GT"),
+    "lq_path": (pa.string(), "LQ path relative to the root"),
+    "gt_path": (pa.string(), "GT path relative to the root"),
+    "source": (pa.string(), "source id (manifest name, 'demo' or 'from')"),
+    "source_image": (pa.string(), "upstream file the GT came from (relative, informative)"),
+    "synth": (pa.string(), "synthesis operator, or 'paired' for real LQ from upstream"),
+    "params": (pa.string(), "JSON of the synthesis parameters (e.g. sigma, quality, mask id)"),
+    "seed": (pa.int64(), "per-pair seed derived from (global seed, split, task, stem)"),
+    "lq_sha256": (pa.string(), "sha256 of the LQ file"),
+    "gt_sha256": (pa.string(), "sha256 of the GT file"),
+    "width": (pa.int32(), "image width"),
+    "height": (pa.int32(), "image height"),
+    "caption": (pa.string(), "BLIP caption of the GT (null until `uirbench caption`)"),
+}
+SCHEMA = pa.schema([(name, t) for name, (t, _) in COLUMNS.items()])
+
+
+def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    rows = sorted(rows, key=lambda r: r["key"])
+    data = {name: [r.get(name) for r in rows] for name in SCHEMA.names}
+    return pa.Table.from_pydict(data, schema=SCHEMA)
+
+
+def write_index(root: Path, table: pa.Table | pd.DataFrame) -> None:
+    """Atomically (re)write ``<root>/index.parquet`` sorted by key, deterministic bytes."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(
+            table.sort_values("key").reset_index(drop=True)[SCHEMA.names],
+            schema=SCHEMA,
+            preserve_index=False,
+        )
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(None), buf, compression="zstd")
+    atomic_write_bytes(Path(root) / INDEX_NAME, buf.getvalue())
+
+
+def read_index(root: str | Path) -> pd.DataFrame:
+    """Read ``<root>/index.parquet``; a clear error if the root was never built."""
+    path = Path(root) / INDEX_NAME
+    if not path.is_file():
+        raise UirbenchError(
+            f"{path} not found: {root} is not a built uirbench root. "
+            f"Build one with `uirbench build-data --preset demo --root {root}`."
+        )
+    try:
+        return pq.read_table(path).to_pandas()
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise UirbenchError(
+            f"{path} is unreadable ({exc}); rebuild it with `uirbench build-data`"
+        ) from exc
+
+
+def row_params(row: dict[str, Any] | pd.Series) -> dict[str, Any]:
+    return json.loads(row["params"]) if row["params"] else {}

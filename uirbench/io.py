@@ -1,0 +1,147 @@
+"""Small, careful file primitives used everywhere: atomic writes, hashing, image decode/encode.
+
+Why atomic: a killed or failing command must never leave a half-written file under its final
+name. Everything is written to a temporary name in the same folder, fsynced, then renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from uirbench.errors import ImageReadError, UirbenchError
+
+# PNG zlib level for everything uirbench writes. Level 1 is what OpenCV uses by default and is
+# ~4x faster to encode than PIL's default 6 at ~10% larger files: dataset building is dominated
+# by PNG encoding, and the pixels are identical whatever the level. See BENCHMARKS.md.
+PNG_COMPRESSION = 1
+TMP_PREFIX = ".uirbench-tmp-"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; on success rename it onto ``dest``.
+
+    On any exception the temporary file is removed and ``dest`` keeps its previous content.
+    A full disk (ENOSPC) becomes a :class:`UirbenchError` that names the file.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, dest)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise UirbenchError(
+                f"no space left on device while writing {dest}; free some space and rerun "
+                "(the previous version of the file is untouched, finished work is kept)"
+            ) from exc
+        raise
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``dest`` atomically."""
+    with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(dest: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(dest, text.encode("utf-8"))
+
+
+def encode_png(rgb: np.ndarray, compression: int = PNG_COMPRESSION) -> bytes:
+    """Encode an HxWx3 uint8 RGB array as PNG bytes (deterministic for a given OpenCV build)."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected HxWx3 uint8 RGB, got {rgb.dtype} {rgb.shape}")
+    ok, buf = cv2.imencode(".png", rgb[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise UirbenchError("OpenCV failed to encode a PNG")
+    return buf.tobytes()
+
+
+def write_png(dest: str | os.PathLike, rgb: np.ndarray) -> bytes:
+    """Atomically write ``rgb`` as PNG; return the bytes written (to hash without rereading)."""
+    data = encode_png(rgb)
+    atomic_write_bytes(dest, data)
+    return data
+
+
+def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray:
+    """Decode image bytes to HxWx3 uint8 RGB, with documented conversions and clear errors.
+
+    Conversions: greyscale is replicated to three channels; an alpha channel is dropped
+    (composited on nothing: alpha is ignored); 16-bit images are refused, since rescaling them
+    silently would change every score computed from them.
+    """
+    if len(data) == 0:
+        raise ImageReadError(f"{name}: empty file (0 bytes); re-download or regenerate it")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageReadError(
+            f"{name}: not a readable image (truncated, corrupt or not an image file); "
+            "re-download or regenerate it"
+        )
+    if img.dtype != np.uint8:
+        raise ImageReadError(
+            f"{name}: {img.dtype} pixels (e.g. 16-bit PNG); uirbench reads 8-bit images only. "
+            "Convert it to 8-bit first so that the scaling is your explicit choice."
+        )
+    if img.ndim == 2:
+        return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    elif img.shape[2] != 3:
+        raise ImageReadError(f"{name}: unsupported channel count {img.shape[2]}")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 RGB (see :func:`decode_image` for conversions)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory, expected an image file") from None
+    return decode_image(data, path)
+
+
+def remove_stale_temporaries(root: str | os.PathLike) -> int:
+    """Delete temporary files a killed run left under ``root``; returns how many."""
+    n = 0
+    for p in Path(root).rglob(f"{TMP_PREFIX}*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n

@@ -1,0 +1,1 @@
+"""Restoration models and DA-CLIP. ``registry`` maps a model name to a builder."""

@@ -1,0 +1,51 @@
+"""Model registry: name -> builder of a :class:`Restorer` (a plain dict filled at import).
+
+A Restorer takes a batch of LQ images (Bx3xHxW float in [0, 1]) and returns the restored batch
+in the same range and size. Models with DA-CLIP also report the predicted degradation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from uirbench.errors import UirbenchError
+
+
+@dataclass
+class Restorer:
+    """A ready-to-run restoration model."""
+
+    name: str
+    net: Callable[[torch.Tensor], torch.Tensor]
+    uses_daclip: bool = False
+    weights_sha256: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @torch.no_grad()
+    def restore(self, lq: torch.Tensor) -> torch.Tensor:
+        return self.net(lq).clamp_(0, 1)
+
+
+def _identity(weights: str | None = None, device: str = "cpu", **_: Any) -> Restorer:
+    """The sanity row of every leaderboard: returns the LQ unchanged."""
+    return Restorer(name="identity", net=lambda x: x.clone())
+
+
+BUILDERS: dict[str, Callable[..., Restorer]] = {"identity": _identity}
+
+
+def register(name: str, builder: Callable[..., Restorer]) -> None:
+    BUILDERS[name] = builder
+
+
+def build_restorer(
+    name: str, weights: str | None = None, device: str = "cpu", **kw: Any
+) -> Restorer:
+    """Build a registered model by name (``identity``, ``ours``, ``irsde``, ``nafnet``, ...)."""
+    if name not in BUILDERS:
+        raise UirbenchError(f"unknown model {name!r}; known models: {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[name](weights=weights, device=device, **kw)
