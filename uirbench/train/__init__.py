@@ -1,0 +1,1 @@
+"""Training: DA-CLIP and restoration loops on shared pieces (checkpoint, ddp, amp)."""
