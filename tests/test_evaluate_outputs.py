@@ -1,0 +1,172 @@
+"""`uirbench evaluate`: pairing a folder of outputs with GT, model runs, result files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from uirbench.data.index import to_table, write_index
+from uirbench.data.layout import pair_relpaths, sample_key
+from uirbench.errors import UirbenchError
+from uirbench.evaluate import run
+from uirbench.evaluate.profiles import get_profile
+from uirbench.evaluate.runner import score_pair
+from uirbench.io import read_image, sha256_file, write_png
+from uirbench.tasks import get_task
+
+SIZES = {"noisy": [(40, 56), (40, 56), (48, 36)], "jpeg": [(32, 44), (32, 44)]}
+
+
+def make_root(root: Path) -> Path:
+    """A tiny val root: noisy (3 pairs, two sizes) and jpeg (2 pairs); stems differ per task."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for task_id, sizes in SIZES.items():
+        task = get_task(task_id)
+        for i, (h, w) in enumerate(sizes):
+            stem = f"{task_id[:2]}{i:02d}"
+            gt = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            lq = np.clip(gt.astype(int) + rng.integers(-40, 41, gt.shape), 0, 255).astype(np.uint8)
+            lq_rel, gt_rel = pair_relpaths("val", task, stem)
+            write_png(root / lq_rel, lq)
+            write_png(root / gt_rel, gt)
+            rows.append(
+                {
+                    "key": sample_key("val", task, stem),
+                    "split": "val",
+                    "task": task.id,
+                    "stem": stem,
+                    "lq_path": lq_rel,
+                    "gt_path": gt_rel,
+                    "source": "test",
+                    "source_image": "",
+                    "synth": "test",
+                    "params": "{}",
+                    "seed": i,
+                    "lq_sha256": sha256_file(root / lq_rel),
+                    "gt_sha256": sha256_file(root / gt_rel),
+                    "width": w,
+                    "height": h,
+                    "caption": None,
+                }
+            )
+    write_index(root, to_table(rows))
+    return root
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    return make_root(tmp_path / "root")
+
+
+def copy_lq_as_outputs(root: Path, dest: Path, flat: bool = False) -> Path:
+    idx = pd.read_parquet(root / "index.parquet")
+    for r in idx.itertuples():
+        target = dest / (f"{r.stem}.png" if flat else f"{r.task}/{r.stem}.png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / r.lq_path, target)
+    return dest
+
+
+def test_outputs_missing_and_extra_are_listed_by_name(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    (outs / "noisy" / "no01.png").unlink()
+    shutil.copy(outs / "noisy" / "no00.png", outs / "noisy" / "stray.png")
+    with pytest.raises(UirbenchError) as e:
+        run(root=root, outputs=outs, out=tmp_path / "res", metrics="psnr,ssim")
+    msg = str(e.value)
+    assert "missing" in msg and "noisy/no01.png" in msg
+    assert "extra" in msg and "stray.png" in msg
+    assert not (tmp_path / "res" / "results.json").exists()
+
+
+def test_cli_outputs_mismatch_exits_2_listing_both(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs", flat=True)
+    (outs / "jp01.png").unlink()
+    shutil.copy(outs / "jp00.png", outs / "unknown.png")
+    cmd = [
+        sys.executable,
+        "-m",
+        "uirbench",
+        "evaluate",
+        "--root",
+        str(root),
+        "--outputs",
+        str(outs),
+        "--out",
+        str(tmp_path / "res"),
+        "--metrics",
+        "psnr",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "jp01.png" in r.stderr and "unknown.png" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_size_mismatch_is_an_error(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    write_png(outs / "jpeg" / "jp00.png", np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(UirbenchError, match=r"jpeg/jp00.png: 10x10, GT 44x32"):
+        run(root=root, outputs=outs, out=tmp_path / "res", metrics="psnr")
+
+
+def test_outputs_scores_equal_per_pair_scores_and_tables(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    res = run(root=root, outputs=outs, out=tmp_path / "res", metrics="psnr,ssim", workers=0)
+    prof = get_profile("daclip")
+    idx = pd.read_parquet(root / "index.parquet")
+    want = {}
+    for r in idx.itertuples():
+        s = score_pair(read_image(root / r.lq_path), read_image(root / r.gt_path), prof)
+        want.setdefault(r.task, []).append(s)
+    per_task = res["per_task"]
+    for task, scores in want.items():
+        assert per_task[task]["n"] == len(scores)
+        assert per_task[task]["psnr"] == pytest.approx(np.mean([s["psnr"] for s in scores]))
+    macro = np.mean([np.mean([s["ssim"] for s in v]) for v in want.values()])
+    micro = np.mean([s["ssim"] for v in want.values() for s in v])
+    assert per_task["Average (macro)"]["ssim"] == pytest.approx(macro)
+    assert per_task["Average (micro)"]["ssim"] == pytest.approx(micro)
+    assert macro != pytest.approx(micro)  # the fixture's unequal task sizes tell them apart
+    j = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert j["dataset"]["index_sha256"] == sha256_file(root / "index.parquet")
+    assert j["profile"]["crop_border"] == 4 and j["versions"]["numpy"]
+    assert len(pd.read_csv(tmp_path / "res" / "per_image.csv")) == 5
+    md = (tmp_path / "res" / "per_task.md").read_text()
+    assert "Average (macro)" in md and "Average (micro)" in md and "`daclip`" in md
+
+
+def test_identity_model_equals_lq_folder_and_saves_images(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs", flat=True)
+    a = run(root=root, outputs=outs, out=tmp_path / "a", metrics="psnr,ssim", workers=0)
+    b = run(
+        root=root,
+        model="identity",
+        out=tmp_path / "b",
+        metrics="psnr,ssim",
+        workers=2,
+        batch_size=2,
+        save_images=True,
+    )
+    for task in ("noisy", "jpeg", "Average (macro)"):
+        assert a["per_task"][task]["psnr"] == pytest.approx(b["per_task"][task]["psnr"], abs=1e-12)
+        assert a["per_task"][task]["ssim"] == pytest.approx(b["per_task"][task]["ssim"], abs=1e-12)
+    saved = read_image(tmp_path / "b" / "images" / "noisy" / "no02.png")
+    assert np.array_equal(saved, read_image(root / "val/noisy/LQ/no02.png"))
+    assert b["source"]["model"] == "identity"
+
+
+def test_tasks_filter_and_unknown_metric(root, tmp_path):
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    res = run(root=root, outputs=outs, out=tmp_path / "r", metrics="psnr", tasks="jpeg")
+    assert set(res["per_task"]) == {"jpeg", "Average (macro)", "Average (micro)"}
+    with pytest.raises(UirbenchError, match="unknown metric 'nosuchmetric'"):
+        run(root=root, outputs=outs, out=tmp_path / "r2", metrics="psnr,nosuchmetric")

@@ -1,0 +1,63 @@
+"""``uirbench evaluate``: score a model or a folder of outputs on the val split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+
+
+def evaluate(
+    root: Path = typer.Option(..., help="Built uirbench root (its val split and index.parquet)."),
+    out: Path = typer.Option(
+        ..., help="Folder for per_image.csv, per_task.{csv,md}, results.json."
+    ),
+    model: str | None = typer.Option(
+        None, help="Registered model (identity, ours, irsde, nafnet, nafnet-daclip, ...)."
+    ),
+    weights: str | None = typer.Option(None, help="Checkpoint for --model."),
+    outputs: Path | None = typer.Option(
+        None, help="Folder of restored images (<task>/<name>.png or flat <name>.png)."
+    ),
+    profile: str = typer.Option("daclip", help="Metric profile: daclip (paper) or y."),
+    metrics: str | None = typer.Option(
+        None,
+        help="Comma list, e.g. psnr,ssim,lpips,fid,ssim-pyiqa or any pyiqa name "
+        "(default: the profile's).",
+    ),
+    tasks: str | None = typer.Option(None, help="Comma list of task ids (default: all ten)."),
+    name: str | None = typer.Option(None, help="Method name in tables (default: model/folder)."),
+    device: str = typer.Option("cpu", help="Torch device for the model and pyiqa metrics."),
+    batch_size: int = typer.Option(8, help="Images per device batch."),
+    workers: int = typer.Option(2, help="Decoding worker processes (0: decode inline)."),
+    save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
+) -> None:
+    """Score restored images against the val GT; write per-image and per-task tables."""
+    from rich.console import Console
+
+    from uirbench.evaluate.runner import run
+
+    res = run(
+        root=root,
+        out=out,
+        model=model,
+        outputs=outputs,
+        weights=weights,
+        profile=profile,
+        metrics=metrics,
+        tasks=tasks,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        save_images=save_images,
+        name=name,
+    )
+    con = Console()
+    con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
+    for w in res["warnings"]:
+        con.print(f"[yellow]warning:[/] {w}", highlight=False)
+    con.print(f"wrote {out}/results.json", highlight=False)

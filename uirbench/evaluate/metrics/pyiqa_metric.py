@@ -1,0 +1,207 @@
+"""pyiqa metrics (LPIPS, FID, ``ssim-pyiqa`` and any other pyiqa name), with every option explicit.
+
+pyiqa downloads weights on first use; uirbench never lets that happen implicitly. Before building a
+metric it checks the weight files uirbench knows about and, when one is absent, stops with the file
+name, the cache path that would satisfy it and the URL to fetch it from. Options come from the
+profile (``profiles.yaml``) merged over pyiqa's own config, and the merged dict is recorded in the
+results JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uirbench.errors import UirbenchError
+
+# uirbench name -> pyiqa name (``ssim-pyiqa`` keeps pyiqa's clamped SSIM available by choice).
+PYIQA_NAME = {"ssim-pyiqa": "ssim"}
+LPIPS_FILE = "LPIPS_v{version}_{net}"  # + the hash suffix pyiqa uses; resolved from pyiqa
+FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A weight file a metric needs, where pyiqa/torchvision look for it, where it comes from."""
+
+    what: str
+    path: Path
+    url: str
+
+    def missing_message(self, metric: str) -> str:
+        return (
+            f"{metric}: pretrained weights absent: {self.what} {self.path.name} is not at "
+            f"{self.path}. Download it from {self.url} into {self.path.parent} (or set TORCH_HOME "
+            "to a folder whose hub/ holds it), then rerun."
+        )
+
+
+def pyiqa_cache_dir() -> Path:
+    """pyiqa's weight cache (``$TORCH_HOME/hub/pyiqa``), resolved now, not at pyiqa import."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "pyiqa"
+
+
+def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
+    """Weight files a metric loads with these options (empty when uirbench does not know)."""
+    import torch
+
+    out: list[WeightFile] = []
+    if metric == "lpips":
+        from pyiqa.archs.lpips_arch import default_model_urls
+
+        url = default_model_urls[f"{opts['version']}_{opts['net']}"]
+        out.append(
+            WeightFile("LPIPS linear layers", pyiqa_cache_dir() / url.rsplit("/", 1)[-1], url)
+        )
+        if opts["net"] == "alex":
+            from torchvision.models import AlexNet_Weights
+
+            url = AlexNet_Weights.IMAGENET1K_V1.url
+            path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+            out.append(WeightFile("torchvision AlexNet (IMAGENET1K_V1)", path, url))
+    elif metric == "fid":
+        from pyiqa.archs import inception
+
+        url = inception.FID_WEIGHTS_URL
+        if url.startswith(("http://", "https://")):
+            out.append(WeightFile("pytorch-fid Inception v3", pyiqa_cache_dir() / FID_FILE, url))
+    return out
+
+
+def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
+    """Raise a :class:`UirbenchError` naming the first absent weight file; return them all."""
+    files = required_weights(metric, opts)
+    for f in files:
+        if not f.path.is_file():
+            raise UirbenchError(f.missing_message(metric))
+    return files
+
+
+def explicit_options(metric: str, profile_opts: dict[str, Any] | None) -> dict[str, Any]:
+    """pyiqa's config for ``metric`` with the profile's options over it: the full option set."""
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    name = PYIQA_NAME.get(metric, metric)
+    if name not in DEFAULT_CONFIGS:
+        raise UirbenchError(
+            f"unknown metric {metric!r} (--metrics): neither uirbench's (psnr, ssim) nor a pyiqa "
+            "metric; `python -c 'import pyiqa; print(pyiqa.list_models())'` lists pyiqa's"
+        )
+    return {**DEFAULT_CONFIGS[name]["metric_opts"], **(profile_opts or {})}
+
+
+class PyiqaFullReference:
+    """A full-reference pyiqa metric scored batch by batch on a device."""
+
+    def __init__(self, metric: str, profile_opts: dict[str, Any] | None, device: str = "cpu"):
+        import pyiqa
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+        self.metric = metric
+        self.opts = explicit_options(metric, profile_opts)
+        name = PYIQA_NAME.get(metric, metric)
+        if DEFAULT_CONFIGS[name].get("metric_mode") != "FR":
+            raise UirbenchError(
+                f"--metrics {metric}: pyiqa's {name} is not a full-reference image metric; "
+                "uirbench scores restored images against their GT"
+            )
+        files = check_weights(metric, self.opts)
+        kwargs = {k: v for k, v in self.opts.items() if k != "type"}
+        if metric == "lpips":
+            kwargs["pretrained_model_path"] = str(files[0].path)
+        self.lower_better = bool(DEFAULT_CONFIGS[name].get("lower_better", False))
+        try:
+            self.model = pyiqa.create_metric(name, as_loss=False, device=device, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            raise UirbenchError(
+                f"{metric}: pyiqa could not build the metric ({exc}); its weights go under "
+                f"{pyiqa_cache_dir()}"
+            ) from exc
+        self.device = device
+
+    def __call__(self, outputs: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> list[float]:
+        """Scores of equal-size uint8 HxWx3 pairs, one per pair, computed as one batch."""
+        import torch
+
+        def batch(imgs: Sequence[np.ndarray]) -> torch.Tensor:
+            t = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+            return t.to(self.device, torch.float32).div_(255.0)
+
+        with torch.no_grad():
+            s = self.model(batch(outputs), batch(gts))
+        return [float(v) for v in s.reshape(-1).cpu()]
+
+
+@contextlib.contextmanager
+def _fid_weights_from(path: Path) -> Iterator[None]:
+    """Make pyiqa's FID Inception load the checked local file instead of its URL."""
+    from pyiqa.archs import inception
+
+    saved = inception.FID_WEIGHTS_URL
+    inception.FID_WEIGHTS_URL = str(path)
+    try:
+        yield
+    finally:
+        inception.FID_WEIGHTS_URL = saved
+
+
+class FidFeatures:
+    """Inception pool3 features as pytorch-fid computes them (pyiqa ``legacy_pytorch`` mode).
+
+    Images (uint8) -> float in [0, 1] -> bilinear resize to 299 (align_corners=False) -> FID
+    Inception v3 -> 2048-d pool features. Features are returned so callers can cache the GT side.
+    """
+
+    def __init__(self, profile_opts: dict[str, Any] | None, device: str = "cpu"):
+        from pyiqa.archs.inception import InceptionV3
+
+        self.opts = explicit_options("fid", profile_opts)
+        if self.opts.get("mode") != "legacy_pytorch" or self.opts.get("backbone") != "inceptionv3":
+            raise UirbenchError(
+                "fid: uirbench computes FID in pyiqa's legacy_pytorch mode with the inceptionv3 "
+                f"backbone (as pytorch-fid); profile options {self.opts} ask for something else"
+            )
+        files = check_weights("fid", self.opts)
+        dims = int(self.opts["dims"])
+        block = InceptionV3.BLOCK_INDEX_BY_DIM[dims]
+        with _fid_weights_from(files[0].path) if files else contextlib.nullcontext():
+            self.model = InceptionV3(output_blocks=[block]).eval().to(device)
+        self.dims = dims
+        self.size = int(self.opts.get("resize", 299))
+        self.device = device
+
+    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        if not images:
+            return np.zeros((0, self.dims))
+        resized = []
+        for img in images:  # sizes differ: each is resized to 299x299 on its own first
+            t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+            size = (self.size, self.size)
+            resized.append(F.interpolate(t, size=size, mode="bilinear", align_corners=False))
+        with torch.no_grad():
+            x = (torch.cat(resized) / 255.0).to(self.device)
+            f = self.model(x, False, True)[0]
+        return f.reshape(len(images), -1).cpu().double().numpy()
+
+
+def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """FID between two feature sets (pyiqa's / pytorch-fid's numerics)."""
+    from pyiqa.archs.fid_arch import frechet_distance as fd
+
+    if len(feats_a) < 2 or len(feats_b) < 2:
+        return float("nan")
+    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
+    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        return float(fd(mu_a, cov_a, mu_b, cov_b))

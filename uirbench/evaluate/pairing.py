@@ -1,0 +1,120 @@
+"""Pair a folder of restored images with the GT of a built root, by name.
+
+Accepted layouts: ``<dir>/<task>/<stem>.<ext>`` (task id or official folder name) or flat
+``<dir>/<stem>.<ext>`` when stems are unique across the selected tasks. A missing, extra,
+ambiguous or size-mismatched file is an error listing every offender: silently skipping an image
+would change a task's mean without anyone noticing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from uirbench.errors import UirbenchError
+from uirbench.tasks import TASK_IDS, get_task
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Pair:
+    key: str  # index key <split>/<task id>/<stem>
+    task: str
+    stem: str
+    output: Path
+    gt: Path
+
+
+def _listing(title: str, items: list[str]) -> str:
+    shown = "\n".join(f"    {s}" for s in items[:_MAX_LISTED])
+    more = f"\n    ... and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
+    return f"  {title} ({len(items)}):\n{shown}{more}"
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> list[Pair]:
+    """Match every index row (already filtered to the split and tasks) with one output file."""
+    outputs, root = Path(outputs), Path(root)
+    if not outputs.is_dir():
+        raise UirbenchError(f"--outputs {outputs}: not a directory")
+    wanted_tasks = set(rows["task"])
+    subdirs = [p for p in sorted(outputs.iterdir()) if p.is_dir()]
+    found: dict[tuple[str, str], Path] = {}
+    extra: list[str] = []
+    duplicate: list[str] = []
+    if subdirs:  # <task>/<stem>.<ext>
+        for d in subdirs:
+            try:
+                task = get_task(d.name).id
+            except ValueError:
+                extra.append(f"{d.name}/ (not a task; tasks: {', '.join(TASK_IDS)})")
+                continue
+            if task not in wanted_tasks:
+                continue  # a task not selected with --tasks
+            for f in _image_files(d):
+                k = (task, f.stem)
+                if k in found:
+                    duplicate.append(f"{d.name}/{f.name} and {found[k].name}")
+                found[k] = f
+        extra += [f"{f.name} (top-level file next to task folders)" for f in _image_files(outputs)]
+    else:  # flat: <stem>.<ext>
+        by_stem: dict[str, list[str]] = {}
+        for task, stem in zip(rows["task"], rows["stem"], strict=True):
+            by_stem.setdefault(stem, []).append(task)
+        ambiguous = sorted(s for s, ts in by_stem.items() if len(ts) > 1)
+        if ambiguous:
+            raise UirbenchError(
+                f"--outputs {outputs} is flat but these names occur in several tasks, so they "
+                f"cannot be paired:\n{_listing('ambiguous names', ambiguous)}\n"
+                "Lay the outputs out as <task>/<name>.png, or pass --tasks with one task."
+            )
+        for f in _image_files(outputs):
+            if f.stem not in by_stem:
+                extra.append(f.name)
+                continue
+            k = (by_stem[f.stem][0], f.stem)
+            if k in found:
+                duplicate.append(f"{f.name} and {found[k].name}")
+            found[k] = f
+
+    pairs: list[Pair] = []
+    missing: list[str] = []
+    mismatched: list[str] = []
+    for row in rows.itertuples(index=False):
+        k = (row.task, row.stem)
+        out = found.pop(k, None)
+        if out is None:
+            folder = f"{row.task}/" if subdirs else ""
+            missing.append(f"{folder}{row.stem}.png")
+            continue
+        with Image.open(out) as im:
+            w, h = im.size
+        if (w, h) != (int(row.width), int(row.height)):
+            mismatched.append(f"{out.relative_to(outputs)}: {w}x{h}, GT {row.width}x{row.height}")
+        pairs.append(Pair(row.key, row.task, row.stem, out, root / row.gt_path))
+    extra += [str(p.relative_to(outputs)) for p in found.values()]
+
+    problems = []
+    if missing:
+        problems.append(_listing("missing (no output for this GT)", missing))
+    if extra:
+        problems.append(_listing("extra (no GT with this name)", sorted(extra)))
+    if duplicate:
+        problems.append(_listing("duplicates (same name, several extensions)", duplicate))
+    if mismatched:
+        problems.append(_listing("size differs from GT", mismatched))
+    if problems:
+        raise UirbenchError(
+            f"--outputs {outputs} does not match the {len(rows)} GT images of the selected "
+            "tasks:\n" + "\n".join(problems) + "\nFix the folder so each GT has exactly one "
+            "output of the same size, named like the GT."
+        )
+    return pairs

@@ -1,0 +1,83 @@
+"""Evaluation profiles (``profiles.yaml``): which colour space, crop and metric options to use.
+
+A profile is data so that a results JSON can carry it verbatim and a reader can tell exactly how a
+number was computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+from uirbench.errors import UirbenchError
+from uirbench.evaluate.metrics.color import rgb_to_y
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    color: str
+    y_round: bool
+    crop_border: int
+    default_metrics: tuple[str, ...]
+    pyiqa: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        """The array PSNR/SSIM see: border-cropped, then Y channel if the profile says so."""
+        c = self.crop_border
+        if c:
+            if rgb.shape[0] <= 2 * c or rgb.shape[1] <= 2 * c:
+                raise ValueError(f"image {rgb.shape[:2]} too small for crop_border={c}")
+            rgb = rgb[c:-c, c:-c]
+        if self.color == "y":
+            return rgb_to_y(rgb, round_to_uint8=self.y_round)
+        return rgb
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "color": self.color,
+            "y_round": self.y_round,
+            "crop_border": self.crop_border,
+            "default_metrics": list(self.default_metrics),
+            "pyiqa": self.pyiqa,
+        }
+
+
+@cache
+def _load() -> dict[str, Profile]:
+    text = resources.files("uirbench.evaluate").joinpath("profiles.yaml").read_text()
+    out = {}
+    for name, d in yaml.safe_load(text).items():
+        if d["color"] not in ("rgb", "y"):
+            raise ValueError(f"profiles.yaml: {name}.color must be rgb or y, got {d['color']!r}")
+        out[name] = Profile(
+            name=name,
+            description=" ".join(d["description"].split()),
+            color=d["color"],
+            y_round=bool(d.get("y_round", True)),
+            crop_border=int(d["crop_border"]),
+            default_metrics=tuple(d["default_metrics"]),
+            pyiqa=d.get("pyiqa", {}),
+        )
+    return out
+
+
+PROFILE_NAMES: tuple[str, ...] = tuple(_load())
+
+
+def get_profile(name: str) -> Profile:
+    """Look a profile up by name (``daclip``, ``y``)."""
+    try:
+        return _load()[name]
+    except KeyError:
+        raise UirbenchError(
+            f"unknown profile {name!r} (--profile); known: {', '.join(PROFILE_NAMES)}"
+        ) from None

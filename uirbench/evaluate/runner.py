@@ -1,0 +1,294 @@
+"""``uirbench.evaluate.run``: score a model or a folder of outputs on the val split of a root.
+
+Pipeline: index rows -> (model: LQ batches of one size restored on the device, quantised to uint8
+| outputs: files paired by name) -> per-pair scores (own PSNR/SSIM on a thread pool, pyiqa FR
+metrics batched on the device) -> per-task FID from features (GT features computed once) -> the
+files written by :mod:`uirbench.evaluate.results`. Images are decoded in DataLoader worker
+processes so decoding overlaps scoring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from uirbench.data.index import read_index
+from uirbench.errors import UirbenchError
+from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
+from uirbench.evaluate.pairing import pair_outputs
+from uirbench.evaluate.profiles import Profile, get_profile
+from uirbench.io import read_image, write_png
+from uirbench.tasks import TASKS, parse_tasks
+
+
+def score_pair(
+    output: np.ndarray, gt: np.ndarray, profile: Profile, metrics: Sequence[str] = ("psnr", "ssim")
+) -> dict[str, float]:
+    """uirbench's own metrics of one uint8 RGB pair under a profile (crop, colour space)."""
+    if output.shape != gt.shape:
+        raise ValueError(f"output {output.shape} and GT {gt.shape} differ in size")
+    a, b = profile.prepare(output), profile.prepare(gt)
+    return {m: OWN[m](a, b) for m in metrics}
+
+
+def parse_metrics(spec: str | Sequence[str] | None, profile: Profile) -> list[str]:
+    if spec is None:
+        return list(profile.default_metrics)
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [n.strip().lower() for n in names if n.strip()]
+    if not names:
+        raise UirbenchError("--metrics is empty; e.g. --metrics psnr,ssim,lpips")
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class _Item:
+    key: str
+    task: str
+    stem: str
+    output: np.ndarray  # uint8 HxWx3
+    gt: np.ndarray
+
+
+class _PairFiles:
+    """Dataset of (output path, GT path) decoded in worker processes."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = self.pairs[i]
+        return read_image(a), read_image(b)
+
+
+def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    if workers <= 0:
+        for a, b in pairs:
+            yield read_image(a), read_image(b)
+        return
+    from torch.utils.data import DataLoader
+
+    dl = DataLoader(
+        _PairFiles(pairs),
+        batch_size=None,
+        num_workers=workers,
+        collate_fn=lambda x: x,
+        prefetch_factor=4,
+        persistent_workers=False,
+    )
+    yield from dl
+
+
+def _folder_items(rows: pd.DataFrame, outputs: Path, root: Path, workers: int) -> Iterator[_Item]:
+    pairs = pair_outputs(outputs, rows, root)
+    files = [(str(p.output), str(p.gt)) for p in pairs]
+    for p, (out, gt) in zip(pairs, _loader(files, workers), strict=True):
+        if out.shape != gt.shape:
+            raise UirbenchError(f"{p.output}: size {out.shape} differs from GT {gt.shape}")
+        yield _Item(p.key, p.task, p.stem, out, gt)
+
+
+def _model_items(
+    rows: pd.DataFrame,
+    root: Path,
+    restorer: Any,
+    device: str,
+    batch_size: int,
+    workers: int,
+    save_dir: Path | None,
+) -> Iterator[_Item]:
+    """Restore LQ images in same-size batches; outputs are rounded to uint8 like saved PNGs."""
+    import torch
+
+    recs = list(rows.itertuples(index=False))
+    files = [(str(root / r.lq_path), str(root / r.gt_path)) for r in recs]
+    pending: list[tuple[Any, np.ndarray, np.ndarray]] = []
+
+    def flush() -> Iterator[_Item]:
+        lq = torch.from_numpy(np.stack([p[1] for p in pending])).permute(0, 3, 1, 2)
+        lq = lq.to(device, torch.float32).div_(255.0)
+        out = restorer.restore(lq)
+        if out.shape != lq.shape:
+            raise UirbenchError(
+                f"model {restorer.name} returned {tuple(out.shape)} for input {tuple(lq.shape)}"
+            )
+        out = out.clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        for (r, _, gt), o in zip(pending, out, strict=True):
+            if save_dir is not None:
+                write_png(save_dir / r.task / f"{r.stem}.png", o)
+            yield _Item(r.key, r.task, r.stem, np.ascontiguousarray(o), gt)
+        pending.clear()
+
+    for r, (lq, gt) in zip(recs, _loader(files, workers), strict=True):
+        if pending and (lq.shape != pending[0][1].shape or len(pending) >= batch_size):
+            yield from flush()
+        pending.append((r, lq, gt))
+    if pending:
+        yield from flush()
+
+
+def _val_rows(root: Path, tasks: str | None) -> pd.DataFrame:
+    df = read_index(root)
+    selected = [t.id for t in parse_tasks(tasks)]
+    rows = df[(df["split"] == "val") & df["task"].isin(selected)]
+    if rows.empty:
+        raise UirbenchError(
+            f"{root}/index.parquet has no val pairs for tasks {', '.join(selected)}; "
+            "check --tasks or build the val split"
+        )
+    order = {t.id: i for i, t in enumerate(TASKS)}
+    rows = rows.assign(_o=rows["task"].map(order)).sort_values(["_o", "key"])
+    # Same-size images next to each other so model batches are large (stable within a task).
+    return rows.drop(columns="_o").reset_index(drop=True)
+
+
+def run(
+    root: str | Path,
+    out: str | Path,
+    model: str | None = None,
+    outputs: str | Path | None = None,
+    weights: str | None = None,
+    profile: str = "daclip",
+    metrics: str | Sequence[str] | None = None,
+    tasks: str | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    workers: int = 2,
+    threads: int = 0,
+    save_images: bool = False,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``.
+
+    Writes ``per_image.csv``, ``per_task.csv``, ``per_task.md`` and ``results.json`` into ``out``
+    and returns the results dict (the JSON's content).
+    """
+    from uirbench.evaluate import results as res
+
+    if (model is None) == (outputs is None):
+        raise UirbenchError("give exactly one of --model NAME or --outputs DIR")
+    root, out = Path(root), Path(out)
+    prof = get_profile(profile)
+    names = parse_metrics(metrics, prof)
+    rows = _val_rows(root, tasks)
+
+    fr_metrics: dict[str, Any] = {}
+    fid = None
+    for m in names:
+        if m in OWN:
+            continue
+        if m in DATASET_LEVEL:
+            from uirbench.evaluate.metrics.pyiqa_metric import FidFeatures
+
+            fid = FidFeatures(prof.pyiqa.get("fid"), device=device)
+        else:
+            from uirbench.evaluate.metrics.pyiqa_metric import PyiqaFullReference
+
+            fr_metrics[m] = PyiqaFullReference(m, prof.pyiqa.get(m), device=device)
+
+    restorer = None
+    if model is not None:
+        from uirbench.models.registry import build_restorer
+
+        restorer = build_restorer(model, weights=weights, device=device)
+        save_dir = out / "images" if save_images else None
+        items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)
+    else:
+        items = _folder_items(rows, Path(outputs), root, workers)
+
+    own = [m for m in names if m in OWN]
+    records: list[dict[str, Any]] = []
+    futures: list[Future] = []
+    fid_out: dict[str, list[np.ndarray]] = {}
+    fid_gt: dict[str, list[np.ndarray]] = {}
+    fr_batch: list[tuple[int, _Item]] = []
+
+    def flush_fr() -> None:
+        for m, metric in fr_metrics.items():
+            by_size: dict[tuple[int, ...], list[tuple[int, _Item]]] = {}
+            for i, it in fr_batch:
+                by_size.setdefault(it.output.shape, []).append((i, it))
+            for group in by_size.values():
+                vals = metric([it.output for _, it in group], [it.gt for _, it in group])
+                for (i, _), v in zip(group, vals, strict=True):
+                    records[i][m] = v
+        fr_batch.clear()
+
+    fid_batch: list[_Item] = []
+
+    def flush_fid() -> None:
+        # Features now, images dropped: memory stays flat on large val sets. Each GT is
+        # featurised exactly once per run.
+        fo, fg = fid([it.output for it in fid_batch]), fid([it.gt for it in fid_batch])
+        for j, it in enumerate(fid_batch):
+            fid_out.setdefault(it.task, []).append(fo[j : j + 1])
+            fid_gt.setdefault(it.task, []).append(fg[j : j + 1])
+        fid_batch.clear()
+
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        for it in items:
+            i = len(records)
+            records.append(
+                {
+                    "key": it.key,
+                    "task": it.task,
+                    "stem": it.stem,
+                    "height": it.output.shape[0],
+                    "width": it.output.shape[1],
+                }
+            )
+            if own:
+                futures.append(pool.submit(score_pair, it.output, it.gt, prof, own))
+            if fr_metrics:
+                fr_batch.append((i, it))
+                if len(fr_batch) >= batch_size:
+                    flush_fr()
+            if fid is not None:
+                fid_batch.append(it)
+                if len(fid_batch) >= batch_size:
+                    flush_fid()
+        if fr_batch:
+            flush_fr()
+        if fid_batch:
+            flush_fid()
+        for rec, f in zip(records, futures, strict=True):
+            rec.update(f.result())
+
+    per_image = pd.DataFrame(records)
+    fid_rows = None
+    if fid is not None:
+        fid_rows = {}
+        from uirbench.evaluate.metrics.pyiqa_metric import frechet_distance
+
+        for task in fid_out:
+            a, b = np.concatenate(fid_out[task]), np.concatenate(fid_gt[task])
+            fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}
+
+    metric_opts = {m: v.opts for m, v in fr_metrics.items()}
+    if fid is not None:
+        metric_opts["fid"] = fid.opts
+    return res.write_results(
+        out=out,
+        per_image=per_image,
+        metrics=names,
+        profile=prof,
+        fid=fid_rows,
+        root=root,
+        model=model,
+        outputs=outputs,
+        restorer=restorer,
+        weights=weights,
+        metric_opts=metric_opts,
+        tasks=[t.id for t in parse_tasks(tasks)],
+        name=name,
+    )
