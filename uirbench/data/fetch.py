@@ -1,0 +1,541 @@
+"""Fetch upstream sources described by manifests: mirror lookup, download, verify, extract.
+
+Public entry point::
+
+    ensure_source(name, raw_root, mirror=None) -> Path
+
+returns ``<raw_root>/<name>/``, the folder holding the source's ready files: plain artifacts at
+their manifest ``path``, archives extracted into ``<extract_dir>`` next to them. Adapters
+(:mod:`uirbench.data.sources`) read that folder.
+
+Why each step:
+- A ``--mirror DIR`` is searched first (``DIR/<path>``, ``DIR/<source>/<path>``, then any file of
+  the same name below DIR); a candidate is used only if its sha256 matches.
+- Downloads use a well-kept client per transport: ``requests`` for plain URLs (resumable through
+  HTTP Range into ``<file>.part``, retried with exponential backoff), ``huggingface_hub`` for the
+  Hub, ``gdown`` for Google Drive. Locations are tried in manifest order.
+- Every file is verified (sha256, and md5/size where published) BEFORE it is used or extracted. A
+  mismatch moves the file to ``<raw_root>/quarantine/`` and raises: nothing is extracted.
+- Where no sha256 is published, the first verified download is pinned in
+  ``<raw_root>/uirbench.lock.json``; later runs verify against that pin. Folder artifacts (Drive
+  folders, Hub file patterns) are pinned by a tree hash over every file.
+- A source that cannot be fetched by script (login, quota, dead link) raises a
+  :class:`ManualDownloadError` saying what to download by hand and where to put it.
+- ``<raw_root>/<name>/.uirbench-ready.json`` records what is verified, so later runs skip rehashing;
+  a process lock (``<raw_root>/.uirbench-fetch.lock``) serialises concurrent builds on one raw root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from uirbench.data.extract import extract_archive
+from uirbench.data.layout import resolve_inside
+from uirbench.data.manifest import Artifact, Location, Source, load_source
+from uirbench.errors import ChecksumError, UirbenchError
+from uirbench.io import TMP_PREFIX, atomic_path, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "uirbench.lock.json"
+QUARANTINE_DIR = "quarantine"
+READY_NAME = ".uirbench-ready.json"
+_MUTEX_NAME = ".uirbench-fetch.lock"
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+_CHUNK = 1 << 20
+USER_AGENT = "uirbench (https://github.com/uirbench; dataset fetcher)"
+
+
+class ManualDownloadError(UirbenchError):
+    """A source could not be fetched by script; the message says what to fetch and where."""
+
+
+class DownloadError(UirbenchError):
+    """One location failed (HTTP error, retries exhausted); the next location is tried."""
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _hash_file(path: Path, want_md5: bool = False) -> tuple[str, str | None]:
+    sha, md5 = hashlib.sha256(), (hashlib.md5() if want_md5 else None)
+    with open(path, "rb") as f:
+        while block := f.read(_CHUNK):
+            sha.update(block)
+            if md5 is not None:
+                md5.update(block)
+    return sha.hexdigest(), (md5.hexdigest() if md5 else None)
+
+
+def tree_sha256(folder: Path) -> str:
+    """Hash of a folder: sha256 over sorted ``relpath NUL sha256(file)`` lines (links refused)."""
+    lines = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            raise UirbenchError(f"{p}: symlinks are not allowed in a downloaded folder")
+        if p.is_file():
+            lines.append(f"{p.relative_to(folder).as_posix()}\0{_hash_file(p)[0]}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- lock / markers
+
+
+class LockFile:
+    """``<raw_root>/uirbench.lock.json``: sha256 pinned on first verified download."""
+
+    def __init__(self, raw_root: Path) -> None:
+        self.path = raw_root / LOCK_NAME
+        self.data: dict[str, Any] = {"version": 1, "files": {}}
+        if self.path.is_file():
+            try:
+                self.data = json.loads(self.path.read_text())
+            except json.JSONDecodeError as exc:
+                raise UirbenchError(
+                    f"{self.path}: not valid JSON ({exc}); fix it or delete it to re-pin on the "
+                    "next download"
+                ) from None
+
+    def get(self, key: str) -> str | None:
+        rec = self.data["files"].get(key)
+        return rec["sha256"] if rec else None
+
+    def pin(self, key: str, sha256: str, size: int | None, origin: str) -> None:
+        self.data["files"][key] = {
+            "sha256": sha256,
+            "size": size,
+            "origin": origin,
+            "pinned": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        atomic_write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+
+
+def _read_ready(src_dir: Path) -> dict[str, Any]:
+    p = src_dir / READY_NAME
+    try:
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def _write_ready(src_dir: Path, ready: dict[str, Any]) -> None:
+    atomic_write_text(src_dir / READY_NAME, json.dumps(ready, indent=2, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def _mutex(raw_root: Path) -> Iterator[None]:
+    raw_root.mkdir(parents=True, exist_ok=True)
+    with open(raw_root / _MUTEX_NAME, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- transports
+
+
+def http_download(
+    url: str,
+    part: Path,
+    *,
+    retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    session: Any = None,
+) -> Path:
+    """Download ``url`` into ``part``, resuming from its current size with an HTTP Range request.
+
+    Connection drops and 429/5xx answers are retried with exponential backoff (each retry resumes);
+    other HTTP errors raise :class:`DownloadError` at once. A server that ignores Range restarts the
+    file from zero. Returns ``part`` once the body is complete (Content-Length honoured).
+    """
+    import requests
+    import urllib3
+
+    sess = session or requests.Session()
+    part.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        try:
+            with sess.get(url, headers=headers, stream=True, timeout=timeout) as r:
+                if r.status_code == 416 and have:
+                    return part  # nothing left to fetch: the .part is complete
+                if r.status_code == 429 or r.status_code >= 500:
+                    raise _Retry(f"HTTP {r.status_code}")
+                if r.status_code not in (200, 206):
+                    raise DownloadError(f"{url}: HTTP {r.status_code} {r.reason}")
+                mode = "ab" if r.status_code == 206 else "wb"
+                if r.status_code == 206 and not r.headers.get("Content-Range", "").startswith(
+                    f"bytes {have}-"
+                ):
+                    part.unlink(missing_ok=True)  # server resumed elsewhere: start over
+                    raise _Retry("unexpected Content-Range")
+                expected = r.headers.get("Content-Length")
+                got = 0
+                # Read the raw stream ourselves: with length enforcement off, a cut connection
+                # returns the bytes received so far instead of discarding them in an exception,
+                # so they reach the .part file and the next attempt resumes after them.
+                r.raw.enforce_content_length = False
+                with open(part, mode) as f:
+                    while block := r.raw.read(1 << 16, decode_content=False):
+                        f.write(block)
+                        got += len(block)
+                if expected is not None and got < int(expected):
+                    raise _Retry(f"connection closed after {got} of {expected} bytes")
+                return part
+        except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
+            last = exc
+            log.warning("download of %s interrupted (%s); attempt %d", url, exc, attempt + 1)
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as exc:
+            last = exc
+            log.warning("download of %s cut off (%s); attempt %d", url, exc, attempt + 1)
+    raise DownloadError(
+        f"{url}: failed after {retries + 1} attempts ({last}); the partial file {part} is kept "
+        "and the next run resumes it"
+    )
+
+
+class _Retry(Exception):
+    pass
+
+
+def _hf_download(loc: Location, dest_dir: Path, kind: str) -> Path:
+    hf = loc.hf or {}
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    repo_type = hf.get("repo_type", "dataset")
+    if kind == "dir":
+        return Path(
+            snapshot_download(
+                hf["repo"],
+                repo_type=repo_type,
+                revision=hf.get("revision"),
+                allow_patterns=hf.get("pattern"),
+                local_dir=dest_dir,
+            )
+        )
+    if not hf.get("file"):
+        raise DownloadError(f"{loc.describe()}: a file artifact needs 'hf.file' in the manifest")
+    return Path(
+        hf_hub_download(
+            hf["repo"],
+            hf["file"],
+            repo_type=repo_type,
+            revision=hf.get("revision"),
+            local_dir=dest_dir,
+        )
+    )
+
+
+def _gdrive_download(loc: Location, target: Path, kind: str) -> Path:
+    import gdown
+
+    if kind == "dir":
+        if not loc.gdrive_folder:
+            raise DownloadError(f"{loc.describe()} is a Drive file; the artifact is a folder")
+        files = gdown.download_folder(id=loc.gdrive_folder, output=str(target), quiet=True)
+        if not files:
+            raise DownloadError(f"{loc.describe()}: gdown fetched nothing (quota or access)")
+        return target
+    if not loc.gdrive:
+        raise DownloadError(f"{loc.describe()} is a Drive folder; the artifact is a file")
+    out = gdown.download(id=loc.gdrive, output=str(target), quiet=True, resume=True)
+    if not out:
+        raise DownloadError(f"{loc.describe()}: gdown fetched nothing (quota or access)")
+    return Path(out)
+
+
+# --------------------------------------------------------------------------- mirror
+
+
+class Mirror:
+    """A local folder searched before downloading: by relative path first, then by file name."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise UirbenchError(f"--mirror {self.root}: not a folder")
+        self._by_name: dict[str, list[Path]] | None = None
+
+    def candidates(self, source: str, rel: str) -> Iterator[Path]:
+        """Existing paths that may hold ``rel``; the whole-tree name index is built lazily."""
+        seen: set[Path] = set()
+        for p in (self.root / rel, self.root / source / rel):
+            if p.exists() and p not in seen:
+                seen.add(p)
+                yield p
+        if self._by_name is None:
+            self._by_name = {}
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                for n in filenames + dirnames:
+                    self._by_name.setdefault(n, []).append(Path(dirpath) / n)
+        for p in sorted(self._by_name.get(Path(rel).name, [])):
+            if p not in seen:
+                seen.add(p)
+                yield p
+
+
+# --------------------------------------------------------------------------- core
+
+
+def _quarantine(raw_root: Path, source: str, path: Path) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    q = raw_root / QUARANTINE_DIR / source / f"{path.name}.{stamp}"
+    q.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, q)
+    return q
+
+
+class _Fetcher:
+    def __init__(
+        self, src: Source, raw_root: Path, mirror: Mirror | None, allow_download: bool
+    ) -> None:
+        self.src, self.raw_root, self.mirror = src, raw_root, mirror
+        self.allow_download = allow_download
+        self.dir = raw_root / src.name
+        self.lock = LockFile(raw_root)
+        self.ready = _read_ready(self.dir)
+
+    def key(self, art: Artifact) -> str:
+        return f"{self.src.name}/{art.path}"
+
+    def expected(self, art: Artifact) -> str | None:
+        return art.sha256 or self.lock.get(self.key(art))
+
+    # -- checks -------------------------------------------------------------------------
+    def _matches(self, art: Artifact, path: Path) -> tuple[bool, str, str]:
+        """(ok, sha256, why-not) for a candidate file/folder against the manifest or pin."""
+        if art.kind == "dir":
+            sha, md5 = tree_sha256(path), None
+        else:
+            if art.size is not None and path.stat().st_size != art.size:
+                return False, "", f"size {path.stat().st_size} != {art.size}"
+            sha, md5 = _hash_file(path, want_md5=bool(art.md5))
+        exp = self.expected(art)
+        if exp and sha != exp:
+            return False, sha, f"sha256 {sha} != expected {exp}"
+        if art.md5 and md5 != art.md5:
+            return False, sha, f"md5 {md5} != published {art.md5}"
+        return True, sha, ""
+
+    def _accept(self, art: Artifact, sha: str, origin: str) -> None:
+        if not art.sha256 and not self.lock.get(self.key(art)):
+            size = None if art.kind == "dir" else art.size
+            self.lock.pin(self.key(art), sha, size, origin)
+            log.info("pinned %s sha256 %s in %s", self.key(art), sha, self.lock.path)
+
+    def is_ready(self, art: Artifact) -> bool:
+        rec = self.ready.get(art.path)
+        exp = self.expected(art)
+        if not rec or (exp and rec.get("sha256") != exp):
+            return False
+        if art.extract:
+            return (self.dir / art.extract_dir).is_dir()
+        p = self.dir / art.path
+        if art.kind == "dir":
+            return p.is_dir()
+        return p.is_file() and rec.get("stat") == [p.stat().st_size, p.stat().st_mtime_ns]
+
+    def _record(self, art: Artifact, sha: str) -> None:
+        rec: dict[str, Any] = {"sha256": sha}
+        p = self.dir / art.path
+        if art.kind == "file" and p.is_file() and not art.extract:
+            rec["stat"] = [p.stat().st_size, p.stat().st_mtime_ns]
+        self.ready[art.path] = rec
+        _write_ready(self.dir, self.ready)
+
+    # -- one artifact ---------------------------------------------------------------------
+    def ensure(self, art: Artifact) -> None:
+        if self.is_ready(art):
+            return
+        dest = resolve_inside(self.dir, art.path)
+        if dest.exists():  # downloaded before (e.g. by hand): verify in place
+            ok, sha, why = self._matches(art, dest)
+            if not ok:
+                self._reject(art, dest, why, origin=str(dest))
+            self._accept(art, sha, origin=f"file {dest}")
+            return self._finish(art, dest, sha)
+        found = self._from_mirror(art)
+        if found is not None:
+            path, sha = found
+            return self._finish(art, path, sha)
+        self._download(art, dest)
+
+    def _reject(self, art: Artifact, path: Path, why: str, origin: str) -> None:
+        q = _quarantine(self.raw_root, self.src.name, path)
+        raise ChecksumError(
+            f"{self.src.name}: {art.path} from {origin} failed verification ({why}); moved to {q}, "
+            "nothing was extracted. Rerun to download it again; if the upstream file changed on "
+            f"purpose, remove its entry from {self.lock.path} to pin the new one."
+        )
+
+    def _from_mirror(self, art: Artifact) -> tuple[Path, str] | None:
+        if self.mirror is None:
+            return None
+        for cand in self.mirror.candidates(self.src.name, art.path):
+            if cand.is_dir() != (art.kind == "dir"):
+                continue
+            ok, sha, why = self._matches(art, cand)
+            if not ok:
+                log.warning("mirror file %s does not match %s: %s", cand, self.key(art), why)
+                continue
+            self._accept(art, sha, origin=f"mirror {cand}")
+            if art.extract:
+                return cand, sha  # extract straight from the verified mirror copy
+            dest = resolve_inside(self.dir, art.path)
+            if art.kind == "dir":
+                tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self._mkdir(dest.parent)))
+                shutil.copytree(cand, tmp / "t")
+                os.replace(tmp / "t", dest)
+                shutil.rmtree(tmp)
+            else:
+                with atomic_path(dest) as t:
+                    shutil.copyfile(cand, t)
+            return dest, sha
+        return None
+
+    @staticmethod
+    def _mkdir(p: Path) -> Path:
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def _download(self, art: Artifact, dest: Path) -> None:
+        failures: list[str] = []
+        if self.allow_download:
+            for loc in art.locations:
+                try:
+                    got = self._fetch_location(loc, art, dest)
+                except ChecksumError:
+                    raise
+                except Exception as exc:  # any transport failure: try the next location
+                    failures.append(f"  - {loc.describe()}: {exc}")
+                    log.warning("could not fetch %s from %s: %s", art.path, loc.describe(), exc)
+                    continue
+                ok, sha, why = self._matches(art, got)
+                if not ok:
+                    self._reject(art, got, why, origin=loc.describe())
+                self._accept(art, sha, origin=loc.describe())
+                if got != dest:
+                    os.replace(got, dest)
+                return self._finish(art, dest, sha)
+        raise self.manual_error(art, failures)
+
+    def _fetch_location(self, loc: Location, art: Artifact, dest: Path) -> Path:
+        self._mkdir(dest.parent)
+        if loc.url:
+            if art.kind == "dir":
+                raise DownloadError("a plain URL cannot provide a folder artifact")
+            return http_download(loc.url, dest.with_name(dest.name + ".part"))
+        work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
+        try:
+            if loc.hf:
+                got = _hf_download(loc, work, art.kind)
+            else:
+                got = _gdrive_download(loc, work / "download", art.kind)
+            staged = dest.with_name(dest.name + ".staged")
+            if staged.exists():
+                shutil.rmtree(staged) if staged.is_dir() else staged.unlink()
+            os.replace(got, staged)
+            return staged
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _finish(self, art: Artifact, path: Path, sha: str) -> None:
+        """The verified ``path`` is ready: extract it (or archives inside a folder), record it."""
+        if art.extract:
+            target = resolve_inside(self.dir, art.extract_dir)
+            if target.exists():  # stale: from another version or an interrupted run
+                shutil.rmtree(target)
+            extract_archive(path, target)
+        elif art.kind == "dir":
+            for inner in sorted(path.rglob("*")):
+                if inner.is_file() and inner.name.lower().endswith(_ARCHIVE_SUFFIXES):
+                    out = inner.parent / _strip_suffix(inner.name)
+                    if not out.exists():
+                        extract_archive(inner, out)
+        self._record(art, sha)
+
+    def manual_error(self, art: Artifact, failures: list[str]) -> ManualDownloadError:
+        lines = [f"{self.src.title}: could not get {art.path} by script."]
+        if failures:
+            lines += ["Tried:", *failures]
+        elif not self.allow_download:
+            lines.append("Downloads are disabled for this run.")
+        if self.src.manual:
+            lines.append("To fetch it by hand: " + " ".join(self.src.manual.split()))
+        lines.append(
+            f"Put it at {self.dir / art.path} (or in a folder passed as --mirror, as "
+            f"{art.path}) and rerun; it is verified before use."
+        )
+        lines.append(f"Licence: {self.src.licence['name']}: {self.src.licence['terms']}")
+        return ManualDownloadError("\n".join(lines))
+
+
+def _strip_suffix(name: str) -> str:
+    for s in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if name.lower().endswith(s):
+            return name[: -len(s)]
+    return name
+
+
+def ensure_source(
+    name: str,
+    raw_root: str | os.PathLike,
+    mirror: str | os.PathLike | None = None,
+    *,
+    manifests: str | os.PathLike | None = None,
+    allow_download: bool = True,
+) -> Path:
+    """Make the source ``name`` ready under ``<raw_root>/<name>/`` and return that folder.
+
+    Artifacts marked ``optional`` in the manifest are alternatives: at least one of them must be
+    obtained. Raises :class:`ManualDownloadError` when a required artifact cannot be fetched and
+    :class:`~uirbench.errors.ChecksumError` when a file fails verification.
+    """
+    src = load_source(name, manifests)
+    raw_root = Path(raw_root)
+    mirror_obj = Mirror(mirror) if mirror else None
+    with _mutex(raw_root):
+        f = _Fetcher(src, raw_root, mirror_obj, allow_download)
+        f.dir.mkdir(parents=True, exist_ok=True)
+        optional_errors: list[ManualDownloadError] = []
+        got_optional = False
+        for art in src.artifacts:
+            if not art.optional:
+                f.ensure(art)
+                continue
+            try:
+                f.ensure(art)
+                got_optional = True
+            except ManualDownloadError as exc:
+                optional_errors.append(exc)
+        if optional_errors and not got_optional:
+            raise ManualDownloadError(
+                f"{src.title}: none of its alternative downloads could be fetched.\n\n"
+                + "\n\n".join(str(e) for e in optional_errors)
+            )
+    return f.dir
