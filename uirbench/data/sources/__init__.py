@@ -1,0 +1,78 @@
+"""Adapters: one per upstream layout, each turning a fetched source folder into name-matched pairs.
+
+Interface (the builder relies on it)::
+
+    get_adapter(name)(src_dir: Path, split: str, **options) -> list[SourcePair]
+
+``split`` is ``train`` or ``val`` (the benchmark's names; adapters map ``val`` to the upstream test
+split). Pairs are sorted by stem; stems hold only letters, digits, ``_`` and ``-``. ``lq`` is None
+for GT-only sources whose LQ is synthesised. A GT without its LQ (or the reverse) raises
+:class:`~uirbench.errors.UirbenchError` naming the file: pairing is never silently skipped.
+Unknown options raise a :class:`~uirbench.errors.UirbenchError` naming the option.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+
+from uirbench.data.sources.common import SourcePair
+from uirbench.errors import UirbenchError
+
+Adapter = Callable[..., list[SourcePair]]
+ADAPTERS: dict[str, Adapter] = {}
+
+
+def register(name: str) -> Callable[[Adapter], Adapter]:
+    """Add an adapter to :data:`ADAPTERS` under ``name`` (the manifest's ``adapter`` value)."""
+
+    def deco(fn: Adapter) -> Adapter:
+        params = inspect.signature(fn).parameters
+        allowed = sorted(k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+        @wraps(fn)
+        def checked(src_dir: Path, split: str, **options: object) -> list[SourcePair]:
+            for key in options:
+                if key not in allowed:
+                    raise UirbenchError(
+                        f"adapter {name!r} has no option {key!r}; its options are: "
+                        f"{', '.join(allowed) or '(none)'} (check the benchmark manifest)"
+                    )
+            if split not in ("train", "val"):
+                raise UirbenchError(f"adapter {name!r}: unknown split {split!r} (train or val)")
+            src_dir = Path(src_dir)
+            if not src_dir.is_dir():
+                raise UirbenchError(f"adapter {name!r}: source folder {src_dir} does not exist")
+            return fn(src_dir, split, **options)
+
+        ADAPTERS[name] = checked
+        return checked
+
+    return deco
+
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter registered as ``name``."""
+    _load_all()
+    try:
+        return ADAPTERS[name]
+    except KeyError:
+        raise UirbenchError(
+            f"unknown adapter {name!r}; known adapters: {', '.join(sorted(ADAPTERS))}"
+        ) from None
+
+
+def _load_all() -> None:
+    from uirbench.data.sources import celebahq, daclip_val, folder, gt_only, masks, paired  # noqa: F401
+
+
+def list_masks(src_dir: str | Path) -> list[Path]:
+    """The 100 RePaint thin masks of a fetched ``repaint_thin_masks`` source, sorted by name."""
+    from uirbench.data.sources.masks import list_masks as _list
+
+    return _list(Path(src_dir))
+
+
+__all__ = ["ADAPTERS", "SourcePair", "get_adapter", "list_masks", "register"]
