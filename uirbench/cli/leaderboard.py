@@ -1,0 +1,71 @@
+"""``uirbench leaderboard export|plot``: merge evaluated results with the paper's reference rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from uirbench.cli.groups import leaderboard_app
+
+
+def register(app: typer.Typer) -> None:
+    leaderboard_app.command("export")(export)
+    leaderboard_app.command("plot")(plot)
+
+
+def export(
+    results: list[Path] = typer.Argument(
+        None, help="results.json files or folders holding them (from `uirbench evaluate`)."
+    ),
+    out: Path = typer.Option(Path("leaderboard"), help="Output folder."),
+    fmt: str = typer.Option("md", "--format", help="csv, md or tex."),
+    include_paper: bool = typer.Option(False, help="Add the paper's published rows."),
+    metrics: str | None = typer.Option(None, help="Comma list (default: every metric present)."),
+    source: str | None = typer.Option(
+        None, help="Paper table(s) to include, e.g. 'Table 6' (default: the unified Tables 6-9)."
+    ),
+    manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
+) -> None:
+    """One table per metric: methods x ten tasks + Average; flags inconsistent averages."""
+    from rich.console import Console
+
+    from uirbench.report.leaderboard import export as do_export
+
+    written = do_export(
+        results=results or [],
+        out=out,
+        fmt=fmt,
+        include_paper=include_paper,
+        metrics=metrics,
+        source=source,
+        manifests=manifests,
+    )
+    con = Console()
+    for p in written:
+        con.print(f"wrote {p}", highlight=False)
+
+
+def plot(
+    results: list[Path] = typer.Argument(None, help="results.json files or folders."),
+    out: Path = typer.Option(Path("leaderboard"), help="Output folder for radar_<metric>.png/svg."),
+    include_paper: bool = typer.Option(False, help="Add the paper's published rows."),
+    metrics: str | None = typer.Option(None, help="Comma list (default: every metric present)."),
+    methods: str | None = typer.Option(None, help="Comma list of methods to draw."),
+    manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
+) -> None:
+    """Radar chart per metric over the ten tasks (outward is better), PNG and SVG."""
+    from rich.console import Console
+
+    from uirbench.report.leaderboard import plot as do_plot
+
+    written = do_plot(
+        results=results or [],
+        out=out,
+        include_paper=include_paper,
+        metrics=metrics,
+        methods=methods,
+        manifests=manifests,
+    )
+    for p in written:
+        Console().print(f"wrote {p}", highlight=False)

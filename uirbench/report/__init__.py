@@ -1,0 +1,1 @@
+"""Reports: leaderboard tables (CSV/Markdown/LaTeX) and radar plots from results + paper rows."""

@@ -1,0 +1,268 @@
+"""Leaderboard: merge evaluated results (results.json) with the paper's rows; export and plot.
+
+One table per metric: methods x the ten tasks + Average. A published Average that disagrees with
+the mean of its own per-task numbers beyond the printed rounding is shown next to that mean and
+flagged, and so is a disagreement between a per-task table (Tables 6-9) and Table 3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from uirbench.errors import UirbenchError
+from uirbench.evaluate.metrics import higher_is_better
+from uirbench.report import reference as ref
+from uirbench.report.tables import render
+from uirbench.tasks import TASKS
+
+TASK_IDS = [t.id for t in TASKS]
+AVERAGE = "Average"
+MEAN_OF_TASKS = "Mean of tasks"
+DISPLAY_DECIMALS = {"psnr": 2, "ssim": 4, "ssim-pyiqa": 4, "lpips": 4, "fid": 2, "accuracy": 1}
+METRIC_ORDER = ["psnr", "ssim", "lpips", "fid", "accuracy"]
+
+
+def _results_files(paths: list[Path]) -> list[Path]:
+    files = []
+    for p in map(Path, paths):
+        if p.is_file():
+            files.append(p)
+        elif (p / "results.json").is_file():
+            files.append(p / "results.json")
+        elif p.is_dir() and (found := sorted(p.glob("*/results.json"))):
+            files += found
+        else:
+            raise UirbenchError(f"{p}: no results.json there (run `uirbench evaluate --out {p}`)")
+    return files
+
+
+def load_results(paths: list[Path]) -> pd.DataFrame:
+    """Evaluated rows in the reference's long format (source = 'uirbench <profile>')."""
+    rows = []
+    for f in _results_files(paths):
+        try:
+            res = json.loads(f.read_text())
+            per_task, method, profile = res["per_task"], res["method"], res["profile"]["name"]
+        except (ValueError, KeyError) as exc:
+            raise UirbenchError(f"{f}: not a uirbench results.json ({exc})") from None
+        for task, vals in per_task.items():
+            tid = "average" if task == "Average (macro)" else task
+            if tid not in TASK_IDS and tid != "average":
+                continue  # the micro average is not a paper column
+            for metric, v in vals.items():
+                if metric == "n" or v is None:
+                    continue
+                value = float("inf") if v == "inf" else float(v)
+                rows.append(
+                    {
+                        "source": f"uirbench {profile}",
+                        "setting": "unified",
+                        "dataset": res["dataset"]["root"],
+                        "method": method,
+                        "task": tid,
+                        "metric": metric,
+                        "value": value,
+                        "text": None,
+                        "decimals": None,
+                        "paper": str(f),
+                    }
+                )
+    return pd.DataFrame(rows, columns=[*ref.COLUMNS, "text", "decimals", "paper"])
+
+
+def _fmt(metric: str, value: float, text: str | None = None, decimals: int | None = None) -> str:
+    if text:
+        return text
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if math.isinf(value):
+        return "inf"
+    d = decimals if decimals is not None else DISPLAY_DECIMALS.get(metric, 4)
+    return f"{value:.{d}f}"
+
+
+def _tolerance(texts: list[str]) -> float:
+    """Largest gap rounding alone explains: row values and the average each off by half a unit."""
+    d = max(ref.decimals(t) for t in texts)
+    return 10.0**-d + 1e-9
+
+
+def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None) -> pd.DataFrame:
+    """Methods x tasks + Average (+ Mean of tasks and Note where a published average is off)."""
+    sub = long[long["metric"] == metric]
+    if sub.empty:
+        raise UirbenchError(f"no rows for metric {metric!r}")
+    t3 = None
+    if reference is not None:
+        t3 = reference[
+            (reference["source"] == ref.AVERAGES_TABLE) & (reference["metric"] == metric)
+        ]
+    out = []
+    for (source, method), g in sub.groupby(["source", "method"], sort=False):
+        by_task = {r.task: r for r in g.itertuples()}
+        row: dict[str, object] = {"Method": method, "Source": source}
+        for t in TASK_IDS:
+            r = by_task.get(t)
+            row[t] = _fmt(metric, r.value, r.text, r.decimals) if r is not None else ""
+        avg = by_task.get("average")
+        row[AVERAGE] = _fmt(metric, avg.value, avg.text, avg.decimals) if avg is not None else ""
+        row[MEAN_OF_TASKS], notes = "", []
+        tasks_present = [t for t in TASK_IDS if t in by_task]
+        if 0 < len(tasks_present) < len(TASK_IDS):
+            notes.append(f"partial: {len(tasks_present)}/10 tasks")
+        published = avg is not None and avg.text
+        if published and len(tasks_present) == len(TASK_IDS):
+            texts = [by_task[t].text for t in TASK_IDS] + [avg.text]
+            mean = sum(by_task[t].value for t in TASK_IDS) / len(TASK_IDS)
+            if abs(mean - avg.value) > _tolerance(texts):
+                row[MEAN_OF_TASKS] = f"{mean:.{max(ref.decimals(x) for x in texts) + 1}f}"
+                notes.append(
+                    f"FLAG: published {AVERAGE} {avg.text} != mean of its tasks "
+                    f"{row[MEAN_OF_TASKS]} ({source})"
+                )
+        if published and t3 is not None:
+            other = t3[t3["method"] == method]
+            if len(other) and abs(other["value"].iloc[0] - avg.value) > _tolerance(
+                [other["text"].iloc[0], avg.text]
+            ):
+                notes.append(f"FLAG: {ref.AVERAGES_TABLE} gives {other['text'].iloc[0]}")
+        row["Note"] = "; ".join(notes)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def paper_table(reference: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str | None]:
+    """One paper table as printed (methods x tasks, or methods x metrics for Tables 2a-d, 3)."""
+    sub = reference[reference["source"].str.lower() == source.lower()]
+    if sub.empty:
+        known = ", ".join(dict.fromkeys(reference["source"]))
+        raise UirbenchError(f"--source {source!r}: no such table; known: {known}")
+    metrics = list(dict.fromkeys(sub["metric"]))
+    if len(metrics) == 1:
+        return metric_table(sub, metrics[0], reference), metrics[0]
+    # Methods x metrics: check each printed Table 3 average against its per-task table.
+    rows = []
+    for method, g in sub.groupby("method", sort=False):
+        row: dict[str, object] = {"Method": method}
+        notes = []
+        for r in g.itertuples():
+            row[r.metric] = r.text
+            detail_src = ref.UNIFIED_TABLES.get(r.metric)
+            detail = reference[
+                (reference["source"] == detail_src) & (reference["method"] == method)
+            ]
+            tasks = detail[detail["task"].isin(TASK_IDS)]
+            if r.task == "average" and len(tasks) == len(TASK_IDS):
+                mean = tasks["value"].mean()
+                if abs(mean - r.value) > _tolerance([*tasks["text"], r.text]):
+                    notes.append(
+                        f"FLAG: {r.metric} {r.text} != mean of {detail_src} "
+                        f"{mean:.{ref.decimals(r.text) + 1}f}"
+                    )
+                printed = detail[detail["task"] == "average"]
+                if len(printed) and printed["text"].iloc[0] != r.text:
+                    notes.append(f"{detail_src} prints {printed['text'].iloc[0]}")
+        row["Note"] = "; ".join(notes)
+        rows.append(row)
+    return pd.DataFrame(rows), None
+
+
+def _select_metrics(long: pd.DataFrame, metrics: str | None) -> list[str]:
+    present = list(dict.fromkeys(long["metric"]))
+    if metrics:
+        wanted = [m.strip() for m in metrics.split(",") if m.strip()]
+        missing = [m for m in wanted if m not in present]
+        if missing:
+            raise UirbenchError(
+                f"--metrics {','.join(missing)}: no such rows; present: {', '.join(present)}"
+            )
+        return wanted
+    return sorted(present, key=lambda m: (METRIC_ORDER.index(m) if m in METRIC_ORDER else 99, m))
+
+
+def merged_long(
+    results: list[Path], include_paper: bool, manifests: str | Path | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Evaluated rows (+ the unified per-task paper tables) in one long table."""
+    frames = [load_results(results)] if results else []
+    reference = None
+    if include_paper:
+        reference = ref.load_reference(manifests)
+        keep = set(ref.UNIFIED_TABLES.values()) | {"Table 4"}
+        frames.insert(0, reference[reference["source"].isin(keep)])
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        raise UirbenchError("nothing to export: pass results.json paths and/or --include-paper")
+    return pd.concat(frames, ignore_index=True), reference
+
+
+def export(
+    results: list[Path],
+    out: str | Path,
+    fmt: str = "md",
+    include_paper: bool = False,
+    metrics: str | None = None,
+    source: str | None = None,
+    manifests: str | Path | None = None,
+) -> list[Path]:
+    """Write one table per metric (or the paper tables named in ``source``); return the paths."""
+    if fmt not in ("csv", "md", "tex"):
+        raise UirbenchError(f"--format {fmt!r}: use csv, md or tex")
+    out = Path(out)
+    written = []
+    if source:
+        reference = ref.load_reference(manifests)
+        for s in [s.strip() for s in source.split(",") if s.strip()]:
+            table, metric = paper_table(reference, s)
+            title = f"{s} of the DA-CLIP paper (as printed)" + (f": {metric}" if metric else "")
+            written.append(
+                render(
+                    table, out / f"paper_{s.lower().replace(' ', '-')}.{fmt}", fmt, title, metric
+                )
+            )
+        return written
+    long, reference = merged_long(results, include_paper, manifests)
+    for m in _select_metrics(long, metrics):
+        table = metric_table(long, m, reference)
+        arrow = "higher is better" if higher_is_better(m) else "lower is better"
+        written.append(render(table, out / f"leaderboard_{m}.{fmt}", fmt, f"{m} ({arrow})", m))
+    return written
+
+
+def plot(
+    results: list[Path],
+    out: str | Path,
+    include_paper: bool = False,
+    metrics: str | None = None,
+    methods: str | None = None,
+    manifests: str | Path | None = None,
+) -> list[Path]:
+    """Radar PNG + SVG per metric over the ten tasks (the paper's Figure 6 layout)."""
+    from uirbench.report.radar import radar
+
+    long, _ = merged_long(results, include_paper, manifests)
+    long = long[long["task"].isin(TASK_IDS)]
+    if methods:
+        wanted = [m.strip() for m in methods.split(",") if m.strip()]
+    elif include_paper:
+        evaluated = list(dict.fromkeys(long.loc[long["text"].isna(), "method"]))
+        wanted = ref.figure6_methods(manifests) + evaluated
+    else:
+        wanted = list(dict.fromkeys(long["method"]))
+    written = []
+    for m in _select_metrics(long, metrics):
+        sub = long[(long["metric"] == m) & long["method"].isin(wanted)]
+        label = sub["method"] + sub["source"].map(
+            lambda s: " (paper)" if s.startswith("Table") else ""
+        )
+        wide = sub.assign(label=label).pivot_table(
+            index="label", columns="task", values="value", aggfunc="first", sort=False
+        )
+        if wide.empty:
+            continue
+        written += radar(wide, m, higher_is_better(m), Path(out) / f"radar_{m}")
+    return written

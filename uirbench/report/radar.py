@@ -1,0 +1,92 @@
+"""Radar charts over the ten tasks, one per metric, laid out like the paper's Figure 6.
+
+Each task axis has its own scale (PSNR of hazy and FID of low-light share no units), normalised
+over the methods drawn: the best method's value sits at the rim (and is printed there), the
+worst at 0.23 of the radius. For lower-is-better metrics
+(LPIPS, FID) the axis is reversed so that outward is always better; the axis labels print the
+values at the rim and near the centre so the reversal is visible.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from uirbench.tasks import TASKS
+
+
+def _axis_scale(vals: np.ndarray, higher_better: bool) -> tuple[float, float]:
+    """(value at radius 0, value at the rim) for one axis."""
+    finite = vals[np.isfinite(vals)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    span = hi - lo or max(abs(hi) * 0.1, 1e-6)
+    # The best value drawn sits exactly on the rim, so the rim label is a real number.
+    return (lo - 0.3 * span, hi) if higher_better else (hi + 0.3 * span, lo)
+
+
+def _label(v: float) -> str:
+    return f"{v:.3f}" if abs(v) < 2 else f"{v:.2f}"
+
+
+def radar(wide: pd.DataFrame, metric: str, higher_better: bool, stem: Path) -> list[Path]:
+    """Draw ``wide`` (methods x task ids) to ``stem``.png and .svg; return both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [t for t in TASKS]
+    n = len(tasks)
+    angles = [2 * math.pi * i / n for i in range(n)]
+    data = wide.reindex(columns=[t.id for t in tasks]).astype(float)
+    scales = [_axis_scale(data[t.id].to_numpy(), higher_better) for t in tasks]
+
+    fig = plt.figure(figsize=(5.2, 5.6), dpi=150)
+    ax = fig.add_subplot(projection="polar")
+    ax.set_theta_offset(math.pi / 2)  # first task at the top, then clockwise
+    ax.set_theta_direction(-1)
+    ax.set_ylim(0, 1.0)
+    ax.set_yticks([0.25, 0.5, 0.75, 1.0])
+    ax.set_yticklabels([])
+    ax.set_xticks(angles)
+    labels = []
+    for t, (_worst, best) in zip(tasks, scales, strict=True):
+        name = "JPEG" if t.id == "jpeg" else t.id.capitalize()
+        labels.append(f"{name}\n{_label(best)}")
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.grid(alpha=0.35)
+    ax.spines["polar"].set_alpha(0.3)
+
+    colors = plt.get_cmap("tab10").colors
+    for k, (method, row) in enumerate(data.iterrows()):
+        r = []
+        for t, (worst, best) in zip(tasks, scales, strict=True):
+            v = row[t.id]
+            r.append(np.nan if not np.isfinite(v) else (v - worst) / (best - worst))
+        r = np.clip(np.array(r, dtype=float), 0, 1)
+        ang = np.array([*angles, 2 * math.pi])  # close the polygon without sweeping back
+        rr = np.append(r, r[0])
+        c = colors[k % len(colors)]
+        ax.plot(ang, rr, color=c, lw=1.6, marker="o", ms=2.5, label=str(method))
+        ax.fill(ang, np.nan_to_num(rr), color=c, alpha=0.08)
+    arrow = "higher is better" if higher_better else "lower is better; outward is better"
+    ax.set_title(f"{metric.upper()} ({arrow})", fontsize=10, pad=18)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.06),
+        ncol=min(3, len(data)),
+        fontsize=7,
+        frameon=False,
+    )
+    fig.tight_layout()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for p in paths:
+        fig.savefig(p, metadata={"Date": None} if p.suffix == ".svg" else None)
+    plt.close(fig)
+    return paths

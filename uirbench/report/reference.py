@@ -1,0 +1,88 @@
+"""The paper's published results (``manifests/leaderboard/*.csv``), loaded as a long table.
+
+Values are kept as printed (text) next to their float, because the printed precision decides what
+"disagrees beyond rounding" means when a published average is checked against its own row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from uirbench.errors import UirbenchError
+
+COLUMNS = ["source", "setting", "dataset", "method", "task", "metric", "value"]
+# Per-task tables of the unified setting, one per metric (Tables 6-9), and the averages (Table 3).
+UNIFIED_TABLES = {"psnr": "Table 6", "ssim": "Table 7", "lpips": "Table 8", "fid": "Table 9"}
+AVERAGES_TABLE = "Table 3"
+
+
+def leaderboard_dir(manifests: str | Path | None = None) -> Path:
+    """``<manifests>/leaderboard`` (default: the project's manifests/, or $UIRBENCH_HOME's)."""
+    if manifests is not None:
+        p = Path(manifests)
+        return p / "leaderboard" if (p / "leaderboard").is_dir() else p
+    try:
+        from uirbench.paths import manifests_dir
+
+        return manifests_dir() / "leaderboard"
+    except ImportError:  # pragma: no cover - paths.py is part of the package
+        return Path(__file__).resolve().parents[2] / "manifests" / "leaderboard"
+
+
+def decimals(text: str) -> int:
+    """Printed precision of a number: '0.830' -> 3, '80' -> 0."""
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def load_meta(manifests: str | Path | None = None) -> list[dict[str, Any]]:
+    folder = leaderboard_dir(manifests)
+    metas = []
+    for y in sorted(folder.glob("*.yaml")):
+        meta = yaml.safe_load(y.read_text()) or {}
+        meta["_path"] = y
+        metas.append(meta)
+    if not metas:
+        raise UirbenchError(
+            f"no reference results in {folder} (expected *.yaml + *.csv); pass --manifests DIR"
+        )
+    return metas
+
+
+def load_reference(manifests: str | Path | None = None) -> pd.DataFrame:
+    """All published rows: COLUMNS + ``text`` (as printed), ``decimals`` and ``paper``."""
+    frames = []
+    for meta in load_meta(manifests):
+        csv = meta["_path"].parent / meta["rows"]
+        df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        missing = set(COLUMNS) - set(df.columns)
+        if missing:
+            raise UirbenchError(f"{csv}: missing columns {sorted(missing)}; expected {COLUMNS}")
+        df["method"] = df["method"].replace(meta.get("method_aliases") or {})
+        df["text"] = df["value"]
+        try:
+            df["value"] = df["value"].astype(float)
+        except ValueError as exc:
+            raise UirbenchError(f"{csv}: a value is not a number ({exc})") from None
+        df["decimals"] = df["text"].map(decimals)
+        df["paper"] = meta.get("paper", csv.stem)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def model_aliases(manifests: str | Path | None = None) -> dict[str, str]:
+    """uirbench model name -> paper method name (``ours`` -> ``Ours``)."""
+    out: dict[str, str] = {}
+    for meta in load_meta(manifests):
+        out.update(meta.get("models") or {})
+    return out
+
+
+def figure6_methods(manifests: str | Path | None = None) -> list[str]:
+    for meta in load_meta(manifests):
+        if meta.get("figure6_methods"):
+            return list(meta["figure6_methods"])
+    return []
