@@ -332,7 +332,7 @@ def test_optional_alternatives_need_one(server: _Server, tmp_path: Path) -> None
     out = fetch.ensure_source("toy", tmp_path / "raw", manifests=_manifest(tmp_path, arts))
     assert (out / "b.bin").read_bytes() == b"B"
     del server.files["/b.bin"]
-    with pytest.raises(fetch.ManualDownloadError, match="none of its alternative"):
+    with pytest.raises(fetch.ManualDownloadError, match="None of the alternative"):
         fetch.ensure_source("toy", tmp_path / "raw2", manifests=_manifest(tmp_path, arts))
 
 
@@ -359,3 +359,25 @@ def test_shared_reference_mirror_if_present(tmp_path: Path) -> None:
     out = fetch.ensure_source("live1", tmp_path / "raw", mirror=shared, allow_download=False)
     assert len(list((out / "LIVE1").glob("*.bmp"))) == 29
     assert not os.path.exists(tmp_path / "raw" / fetch.LOCK_NAME)
+
+
+def test_hand_extracted_archive_folder_is_accepted_and_pinned(tmp_path: Path) -> None:
+    man = _manifest(
+        tmp_path,
+        [
+            {
+                "path": "toy.zip",
+                "extract": True,
+                "locations": [{"url": "http://127.0.0.1:9/toy.zip"}],
+            }
+        ],
+    )
+    raw = tmp_path / "raw"
+    with pytest.raises(fetch.ManualDownloadError, match="extracted into") as exc:
+        fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
+    assert str(raw / "toy" / "toy") in str(exc.value)
+    (raw / "toy" / "toy" / "imgs").mkdir(parents=True)
+    (raw / "toy" / "toy" / "imgs" / "1.png").write_bytes(b"1")
+    out = fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
+    assert (out / "toy" / "imgs" / "1.png").is_file()
+    assert fetch.LockFile(raw).get("toy/toy/") == fetch.tree_sha256(raw / "toy" / "toy")

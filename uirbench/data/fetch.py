@@ -61,6 +61,10 @@ USER_AGENT = "uirbench (https://github.com/uirbench; dataset fetcher)"
 class ManualDownloadError(UirbenchError):
     """A source could not be fetched by script; the message says what to fetch and where."""
 
+    def __init__(self, message: str, attempts: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts or []
+
 
 class DownloadError(UirbenchError):
     """One location failed (HTTP error, retries exhausted); the next location is tried."""
@@ -351,7 +355,11 @@ class _Fetcher:
     def is_ready(self, art: Artifact) -> bool:
         rec = self.ready.get(art.path)
         exp = self.expected(art)
-        if not rec or (exp and rec.get("sha256") != exp):
+        if not rec:
+            return False
+        if "hand_extracted_tree" in rec:
+            return (self.dir / art.extract_dir).is_dir()
+        if exp and rec.get("sha256") != exp:
             return False
         if art.extract:
             return (self.dir / art.extract_dir).is_dir()
@@ -373,6 +381,9 @@ class _Fetcher:
         if self.is_ready(art):
             return
         dest = resolve_inside(self.dir, art.path)
+        unpacked = resolve_inside(self.dir, art.extract_dir) if art.extract else None
+        if unpacked is not None and not dest.exists() and self._hand_extracted(art, unpacked):
+            return
         if dest.exists():  # downloaded before (e.g. by hand): verify in place
             ok, sha, why = self._matches(art, dest)
             if not ok:
@@ -384,6 +395,25 @@ class _Fetcher:
             path, sha = found
             return self._finish(art, path, sha)
         self._download(art, dest)
+
+    def _hand_extracted(self, art: Artifact, unpacked: Path) -> bool:
+        """An archive the user extracted by hand: pin/verify its folder by tree hash instead."""
+        if not unpacked.is_dir() or not any(unpacked.iterdir()):
+            return False
+        key = f"{self.src.name}/{art.extract_dir}/"
+        sha = tree_sha256(unpacked)
+        pinned = self.lock.get(key)
+        if pinned and pinned != sha:
+            raise ChecksumError(
+                f"{unpacked}: its files changed since they were pinned in {self.lock.path} "
+                f"(tree sha256 {sha} != {pinned}); restore them, or remove the entry {key!r} "
+                "from the lock file to pin the new content"
+            )
+        if not pinned:
+            self.lock.pin(key, sha, None, f"hand-extracted folder {unpacked}")
+        self.ready[art.path] = {"sha256": self.expected(art), "hand_extracted_tree": sha}
+        _write_ready(self.dir, self.ready)
+        return True
 
     def _reject(self, art: Artifact, path: Path, why: str, origin: str) -> None:
         q = _quarantine(self.raw_root, self.src.name, path)
@@ -432,8 +462,11 @@ class _Fetcher:
                 except ChecksumError:
                     raise
                 except Exception as exc:  # any transport failure: try the next location
-                    failures.append(f"  - {loc.describe()}: {exc}")
-                    log.warning("could not fetch %s from %s: %s", art.path, loc.describe(), exc)
+                    msg = str(exc)
+                    if not msg.startswith(loc.describe()):
+                        msg = f"{loc.describe()}: {msg}"
+                    failures.append(f"  - {msg}")
+                    log.info("could not fetch %s from %s: %s", art.path, loc.describe(), exc)
                     continue
                 ok, sha, why = self._matches(art, got)
                 if not ok:
@@ -480,19 +513,31 @@ class _Fetcher:
         self._record(art, sha)
 
     def manual_error(self, art: Artifact, failures: list[str]) -> ManualDownloadError:
-        lines = [f"{self.src.title}: could not get {art.path} by script."]
-        if failures:
-            lines += ["Tried:", *failures]
-        elif not self.allow_download:
-            lines.append("Downloads are disabled for this run.")
+        what = "folder" if art.kind == "dir" else "file"
+        attempts = [f"{art.path} ({what})", *(failures or ["  (downloads disabled)"])]
+        return ManualDownloadError(self.manual_text([art], attempts), attempts)
+
+    def manual_text(self, arts: list[Artifact], attempts: list[str]) -> str:
+        """What failed, how to fetch by hand (the manifest's words), where to put it, licence."""
+        names = " or ".join(a.path for a in arts)
+        lines = [f"{self.src.title}: could not get {names} by script.", "Tried:", *attempts]
         if self.src.manual:
             lines.append("To fetch it by hand: " + " ".join(self.src.manual.split()))
+        spots = " or ".join(
+            str(self.dir / a.path)
+            + (
+                f" (or its contents extracted into {self.dir / a.extract_dir}/)"
+                if a.extract
+                else ""
+            )
+            for a in arts
+        )
         lines.append(
-            f"Put it at {self.dir / art.path} (or in a folder passed as --mirror, as "
-            f"{art.path}) and rerun; it is verified before use."
+            f"Put it at {spots} -- or in a folder passed as --mirror under the same relative "
+            "path -- and rerun; it is verified before use."
         )
         lines.append(f"Licence: {self.src.licence['name']}: {self.src.licence['terms']}")
-        return ManualDownloadError("\n".join(lines))
+        return "\n".join(lines)
 
 
 def _strip_suffix(name: str) -> str:
@@ -522,7 +567,7 @@ def ensure_source(
     with _mutex(raw_root):
         f = _Fetcher(src, raw_root, mirror_obj, allow_download)
         f.dir.mkdir(parents=True, exist_ok=True)
-        optional_errors: list[ManualDownloadError] = []
+        failed: list[tuple[Artifact, ManualDownloadError]] = []
         got_optional = False
         for art in src.artifacts:
             if not art.optional:
@@ -532,10 +577,12 @@ def ensure_source(
                 f.ensure(art)
                 got_optional = True
             except ManualDownloadError as exc:
-                optional_errors.append(exc)
-        if optional_errors and not got_optional:
+                failed.append((art, exc))
+        if failed and not got_optional:
+            attempts = [line for _, e in failed for line in e.attempts]
+            text = f.manual_text([a for a, _ in failed], attempts)
             raise ManualDownloadError(
-                f"{src.title}: none of its alternative downloads could be fetched.\n\n"
-                + "\n\n".join(str(e) for e in optional_errors)
+                "None of the alternative downloads could be fetched (one is enough).\n" + text,
+                attempts,
             )
     return f.dir
