@@ -10,7 +10,8 @@ in a manifest may escape the data root (absolute paths, ``..``, backslashes are 
 - ``manifests/uir10.yaml``: the benchmark, task x split -> sources, adapter options, synthesis
   (:func:`load_benchmark`).
 
-The manifests folder is ``$UIRBENCH_MANIFESTS`` if set, else ``manifests/`` at the repository root.
+The manifests folder is ``$UIRBENCH_HOME/manifests`` if set, else ``manifests/`` at the repository
+root.
 """
 
 from __future__ import annotations
@@ -109,11 +110,12 @@ class Source:
 
 
 def manifests_dir() -> Path:
-    """Where manifests live: ``$UIRBENCH_MANIFESTS`` or the repository's ``manifests/``."""
-    env = os.environ.get("UIRBENCH_MANIFESTS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "manifests"
+    """Where manifests live: ``$UIRBENCH_HOME/manifests`` or the repository's ``manifests/``.
+
+    (Same rule as :mod:`uirbench.paths`, kept here so this module stands alone.)
+    """
+    env = os.environ.get("UIRBENCH_HOME")
+    return (Path(env) if env else Path(__file__).resolve().parents[2]) / "manifests"
 
 
 @cache
