@@ -348,8 +348,12 @@ def test_folder_artifact_pinned_by_tree_hash(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     out = fetch.ensure_source("toy", raw, mirror=tmp_path / "mirror", manifests=man)
     assert (out / "Folder" / "sub" / "1.png").read_bytes() == b"1"
-    assert (out / "Folder" / "inner" / "z.txt").read_bytes() == b"Z"  # archives inside extracted
+    assert (out / "Folder-extracted" / "inner" / "z.txt").read_bytes() == b"Z"  # inner archive
     assert fetch.LockFile(raw).get("toy/Folder") == fetch.tree_sha256(mirror)
+    # losing the ready marker forces a re-verification, which still matches the pin
+    (out / fetch.READY_NAME).unlink()
+    fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
+    assert fetch.tree_sha256(out / "Folder") == fetch.tree_sha256(mirror)
 
 
 def test_shared_reference_mirror_if_present(tmp_path: Path) -> None:

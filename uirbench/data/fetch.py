@@ -53,6 +53,9 @@ LOCK_NAME = "uirbench.lock.json"
 QUARANTINE_DIR = "quarantine"
 READY_NAME = ".uirbench-ready.json"
 _MUTEX_NAME = ".uirbench-fetch.lock"
+DIR_EXTRACTED_SUFFIX = (
+    "-extracted"  # archives found inside a folder artifact go to <path>-extracted
+)
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 _CHUNK = 1 << 20
 USER_AGENT = "uirbench (https://github.com/uirbench; dataset fetcher)"
@@ -233,7 +236,7 @@ def _hf_download(loc: Location, dest_dir: Path, kind: str) -> Path:
 
     repo_type = hf.get("repo_type", "dataset")
     if kind == "dir":
-        return Path(
+        got = Path(
             snapshot_download(
                 hf["repo"],
                 repo_type=repo_type,
@@ -242,6 +245,8 @@ def _hf_download(loc: Location, dest_dir: Path, kind: str) -> Path:
                 local_dir=dest_dir,
             )
         )
+        shutil.rmtree(got / ".cache", ignore_errors=True)  # hub bookkeeping, not data
+        return got
     if not hf.get("file"):
         raise DownloadError(f"{loc.describe()}: a file artifact needs 'hf.file' in the manifest")
     return Path(
@@ -505,9 +510,13 @@ class _Fetcher:
                 shutil.rmtree(target)
             extract_archive(path, target)
         elif art.kind == "dir":
+            # archives inside a downloaded folder are extracted NEXT TO it, so that the folder's
+            # tree hash stays what was pinned
+            unpacked = resolve_inside(self.dir, f"{art.path}{DIR_EXTRACTED_SUFFIX}")
             for inner in sorted(path.rglob("*")):
                 if inner.is_file() and inner.name.lower().endswith(_ARCHIVE_SUFFIXES):
-                    out = inner.parent / _strip_suffix(inner.name)
+                    sub = inner.relative_to(path).parent / _strip_suffix(inner.name)
+                    out = unpacked / sub
                     if not out.exists():
                         extract_archive(inner, out)
         self._record(art, sha)
