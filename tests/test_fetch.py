@@ -385,3 +385,69 @@ def test_hand_extracted_archive_folder_is_accepted_and_pinned(tmp_path: Path) ->
     out = fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
     assert (out / "toy" / "imgs" / "1.png").is_file()
     assert fetch.LockFile(raw).get("toy/toy/") == fetch.tree_sha256(raw / "toy" / "toy")
+
+
+def test_complete_part_file_is_not_refetched(server: _Server, tmp_path: Path) -> None:
+    data = _payload(10_000)
+    server.files["/f"] = data
+    part = tmp_path / "f.part"
+    part.write_bytes(data)
+    seen: list[tuple[str, int, int | None]] = []
+    fetch.http_download(f"{server.url}/f", part, retries=0, progress=lambda *a: seen.append(a))
+    assert part.read_bytes() == data and server.requests == [("/f", "bytes=10000-")]
+    part.write_bytes(data[:4000])
+    fetch.http_download(f"{server.url}/f", part, retries=0, progress=lambda *a: seen.append(a))
+    assert part.read_bytes() == data
+    assert seen[-1] == ("f.part", 10_000, 10_000)  # progress counts the resumed prefix too
+
+
+def test_drive_and_hub_go_through_their_clients(tmp_path: Path, monkeypatch) -> None:
+    import gdown
+    import huggingface_hub
+
+    calls: list[str] = []
+
+    def fake_gdown(*, id: str, output: str, quiet: bool, resume: bool) -> str:
+        calls.append(f"gdown:{id}")
+        Path(output).write_bytes(b"from drive")
+        return output
+
+    def fake_hf(repo_id: str, filename: str, *, repo_type, revision, local_dir) -> str:
+        calls.append(f"hf:{repo_id}/{filename}:{repo_type}")
+        p = Path(local_dir) / filename
+        p.write_bytes(b"from hub")
+        return str(p)
+
+    monkeypatch.setattr(gdown, "download", fake_gdown)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf)
+    man = _manifest(
+        tmp_path,
+        [
+            {"path": "a.bin", "locations": [{"gdrive": "1abcdefghijk"}]},
+            {
+                "path": "b.bin",
+                "sha256": hashlib.sha256(b"from hub").hexdigest(),
+                "locations": [{"hf": {"repo": "org/repo", "file": "b.bin"}}],
+            },
+        ],
+    )
+    out = fetch.ensure_source("toy", tmp_path / "raw", manifests=man)
+    assert calls == ["gdown:1abcdefghijk", "hf:org/repo/b.bin:dataset"]
+    assert (out / "a.bin").read_bytes() == b"from drive"
+    assert (out / "b.bin").read_bytes() == b"from hub"
+    assert fetch.LockFile(tmp_path / "raw").get("toy/a.bin") is not None  # pinned
+    assert fetch.LockFile(tmp_path / "raw").get("toy/b.bin") is None  # published, not pinned
+    assert not [p for p in out.iterdir() if p.name.startswith(".uirbench-tmp")]
+
+
+def test_drive_quota_falls_through_to_manual_message(tmp_path: Path, monkeypatch) -> None:
+    import gdown
+
+    def quota(**kwargs):
+        raise RuntimeError("Too many users have viewed or downloaded this file recently")
+
+    monkeypatch.setattr(gdown, "download", quota)
+    man = _manifest(tmp_path, [{"path": "a.zip", "locations": [{"gdrive": "1abcdefghijk"}]}])
+    with pytest.raises(fetch.ManualDownloadError, match="Too many users") as exc:
+        fetch.ensure_source("toy", tmp_path / "raw", manifests=man)
+    assert "Get toy.zip from the toy website" in str(exc.value)

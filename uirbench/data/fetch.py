@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ DIR_EXTRACTED_SUFFIX = (
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 _CHUNK = 1 << 20
 USER_AGENT = "uirbench (https://github.com/uirbench; dataset fetcher)"
+
+
+Progress = Callable[[str, int, int | None], None]
 
 
 class ManualDownloadError(UirbenchError):
@@ -163,12 +166,14 @@ def http_download(
     backoff: float = 1.0,
     timeout: float = 60.0,
     session: Any = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Download ``url`` into ``part``, resuming from its current size with an HTTP Range request.
 
     Connection drops and 429/5xx answers are retried with exponential backoff (each retry resumes);
     other HTTP errors raise :class:`DownloadError` at once. A server that ignores Range restarts the
     file from zero. Returns ``part`` once the body is complete (Content-Length honoured).
+    ``progress(name, bytes_done, bytes_total_or_None)`` is called as data arrives.
     """
     import requests
     import urllib3
@@ -199,6 +204,8 @@ def http_download(
                     raise _Retry("unexpected Content-Range")
                 expected = r.headers.get("Content-Length")
                 got = 0
+                base = have if r.status_code == 206 else 0
+                total = base + int(expected) if expected is not None else None
                 # Read the raw stream ourselves: with length enforcement off, a cut connection
                 # returns the bytes received so far instead of discarding them in an exception,
                 # so they reach the .part file and the next attempt resumes after them.
@@ -207,6 +214,8 @@ def http_download(
                     while block := r.raw.read(1 << 16, decode_content=False):
                         f.write(block)
                         got += len(block)
+                        if progress is not None:
+                            progress(part.name, base + got, total)
                 if expected is not None and got < int(expected):
                     raise _Retry(f"connection closed after {got} of {expected} bytes")
                 return part
@@ -321,10 +330,15 @@ def _quarantine(raw_root: Path, source: str, path: Path) -> Path:
 
 class _Fetcher:
     def __init__(
-        self, src: Source, raw_root: Path, mirror: Mirror | None, allow_download: bool
+        self,
+        src: Source,
+        raw_root: Path,
+        mirror: Mirror | None,
+        allow_download: bool,
+        progress: Progress | None = None,
     ) -> None:
         self.src, self.raw_root, self.mirror = src, raw_root, mirror
-        self.allow_download = allow_download
+        self.allow_download, self.progress = allow_download, progress
         self.dir = raw_root / src.name
         self.lock = LockFile(raw_root)
         self.ready = _read_ready(self.dir)
@@ -448,8 +462,7 @@ class _Fetcher:
                 os.replace(tmp / "t", dest)
                 shutil.rmtree(tmp)
             else:
-                with atomic_path(dest) as t:
-                    shutil.copyfile(cand, t)
+                _copy_verified(cand, dest, sha)
             return dest, sha
         return None
 
@@ -487,7 +500,8 @@ class _Fetcher:
         if loc.url:
             if art.kind == "dir":
                 raise DownloadError("a plain URL cannot provide a folder artifact")
-            return http_download(loc.url, dest.with_name(dest.name + ".part"))
+            part = dest.with_name(dest.name + ".part")
+            return http_download(loc.url, part, progress=self.progress)
         work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
         try:
             if loc.hf:
@@ -549,6 +563,17 @@ class _Fetcher:
         return "\n".join(lines)
 
 
+def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
+    """Copy ``src`` to ``dest`` atomically, hashing the bytes written; a mismatch leaves nothing."""
+    h = hashlib.sha256()
+    with atomic_path(dest) as tmp, open(src, "rb") as fi, open(tmp, "wb") as fo:
+        while block := fi.read(_CHUNK):
+            h.update(block)
+            fo.write(block)
+        if h.hexdigest() != sha256:
+            raise ChecksumError(f"{src} changed while it was copied to {dest}; rerun")
+
+
 def _strip_suffix(name: str) -> str:
     for s in (".tar.gz", ".tgz", ".tar", ".zip"):
         if name.lower().endswith(s):
@@ -563,18 +588,20 @@ def ensure_source(
     *,
     manifests: str | os.PathLike | None = None,
     allow_download: bool = True,
+    progress: Progress | None = None,
 ) -> Path:
     """Make the source ``name`` ready under ``<raw_root>/<name>/`` and return that folder.
 
     Artifacts marked ``optional`` in the manifest are alternatives: at least one of them must be
     obtained. Raises :class:`ManualDownloadError` when a required artifact cannot be fetched and
-    :class:`~uirbench.errors.ChecksumError` when a file fails verification.
+    :class:`~uirbench.errors.ChecksumError` when a file fails verification. ``progress`` receives
+    ``(file name, bytes done, bytes total or None)`` during plain-URL downloads (e.g. for a bar).
     """
     src = load_source(name, manifests)
     raw_root = Path(raw_root)
     mirror_obj = Mirror(mirror) if mirror else None
     with _mutex(raw_root):
-        f = _Fetcher(src, raw_root, mirror_obj, allow_download)
+        f = _Fetcher(src, raw_root, mirror_obj, allow_download, progress)
         f.dir.mkdir(parents=True, exist_ok=True)
         failed: list[tuple[Artifact, ManualDownloadError]] = []
         got_optional = False
