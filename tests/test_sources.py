@@ -154,6 +154,13 @@ def test_snow100k_subset_and_level(tmp_path: Path) -> None:
         ad(tmp_path, "train", subset="beautiful_smile")
 
 
+def test_snow100k_repacked_lq_gt(tmp_path: Path) -> None:
+    _touch(tmp_path, "snow/test/LQ/beautiful_smile_1.png", "snow/test/GT/beautiful_smile_1.png")
+    _touch(tmp_path, "snow/test/LQ/city_2.png", "snow/test/GT/city_2.png")
+    val = get_adapter("snow100k")(tmp_path, "val", subset="beautiful_smile", level="L")
+    assert _stems(val) == ["beautiful_smile_1"] and val[0].lq.parent.name == "LQ"
+
+
 def test_daclip_val_official_layout(tmp_path: Path) -> None:
     _touch(tmp_path, "universal/val/noisy/LQ/a.png", "universal/val/noisy/GT/a.png")
     _touch(tmp_path, "universal/val/uncompleted/LQ/b.png", "universal/val/uncompleted/GT/b.png")

@@ -157,33 +157,41 @@ def srd(src_dir: Path, split: str) -> list[SourcePair]:
     return pair_up(lq, gt, src_dir)
 
 
+_SNOW_SIDES = (("synthetic", "gt"), ("lq", "gt"))  # upstream layout, then an LQ/GT re-pack
+
+
 @register("snow100k")
 def snow100k(
     src_dir: Path, split: str, *, subset: str | None = None, level: str | None = None
 ) -> list[SourcePair]:
     """Snow100K: ``.../{synthetic,gt,mask}/<name>``; ``subset`` keeps names containing it.
 
-    The split's folder is the one whose path has ``train``/``test`` in a component name; with
-    several candidates (test has Snow100K-L/M/S), ``level`` picks ``Snow100K-<level>``.
+    The split's folder is the one whose path (below the source folder) has ``train``/``test`` in a
+    component name; with several candidates (the test set has Snow100K-L/M/S), ``level`` picks
+    ``Snow100K-<level>``. A re-packed subset with ``{LQ,GT}`` folders instead is read the same way.
     """
     word = "train" if split == "train" else "test"
-    cands = []
-    for d in find_dirs(src_dir, "synthetic"):
-        parent = d.parent
-        if not (parent / "gt").is_dir():
-            continue
-        parts = [c.lower() for c in parent.relative_to(src_dir).parts]
-        if any(word in c for c in parts):
-            cands.append(parent)
+    cands: list[tuple[Path, str, str]] = []
+    for lq_name, gt_name in _SNOW_SIDES:
+        for d in find_dirs(src_dir, lq_name):
+            parent = d.parent
+            if not any(c.is_dir() and c.name.lower() == gt_name for c in parent.iterdir()):
+                continue
+            parts = [c.lower() for c in parent.relative_to(src_dir).parts]
+            if any(word in c for c in parts):
+                cands.append((parent, lq_name, gt_name))
     if level and len(cands) > 1:
-        cands = [c for c in cands if f"snow100k-{level.lower()}" in str(c).lower()]
-    root = one_dir(cands, f"Snow100K {word} folder (with synthetic/ and gt/)", src_dir)
+        cands = [c for c in cands if f"snow100k-{level.lower()}" in str(c[0]).lower()]
+    root = one_dir(
+        [c[0] for c in cands], f"Snow100K {word} folder (with synthetic/ and gt/)", src_dir
+    )
+    _, lq_name, gt_name = next(c for c in cands if c[0] == root)
 
     def keep(p: Path) -> str | None:
         return p.stem if subset is None or subset in p.stem else None
 
-    gt = keyed(images_in(root / "gt"), keep)
-    lq = keyed(images_in(root / "synthetic"), keep)
+    gt = keyed(images_in(child(root, gt_name)), keep)
+    lq = keyed(images_in(child(root, lq_name)), keep)
     pairs = pair_up(lq, gt, src_dir)
     if not pairs:
         raise UirbenchError(f"{root}: no Snow100K pairs with {subset!r} in the name")
