@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,15 +47,18 @@ def rel(p: Path, root: Path) -> str:
 
 
 def find_dirs(root: Path, name: str, *, must_contain: Iterable[str] = ()) -> list[Path]:
-    """Folders called ``name`` (case-insensitive) below ``root`` holding all ``must_contain``."""
-    want = [m.lower() for m in must_contain]
+    """Folders called ``name`` (case-insensitive) below ``root`` holding all ``must_contain``.
+
+    Walks folder names only (no per-file stat), so it stays fast on 100k-image trees.
+    """
+    want = {m.lower() for m in must_contain}
     out = []
-    for p in sorted([root, *root.rglob("*")]):
-        if p.is_dir() and p.name.lower() == name.lower():
-            kids = {c.name.lower() for c in p.iterdir() if c.is_dir()}
-            if all(m in kids for m in want):
-                out.append(p)
-    return out
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        here = Path(dirpath)
+        if here.name.lower() == name.lower() and want <= {d.lower() for d in dirnames}:
+            out.append(here)
+    return sorted(out)
 
 
 def child(folder: Path, name: str) -> Path:
