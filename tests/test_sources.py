@@ -277,3 +277,100 @@ def test_unknown_adapter_and_option(tmp_path: Path) -> None:
         get_adapter("snow100k")(tmp_path, "train", subsett="x")
     with pytest.raises(UirbenchError, match="does not exist"):
         get_adapter("lol")(tmp_path / "missing", "train")
+
+
+# ---------------------------------------------------------------- benchmark -> pairs
+
+
+def test_benchmark_pairs_fetches_verifies_and_pairs(tmp_path: Path) -> None:
+    import hashlib
+
+    import yaml
+
+    from uirbench.data.sources.resolve import benchmark_pairs
+
+    mirror = tmp_path / "mirror"
+    _touch(mirror, "CBSD68/2.png", "CBSD68/1.png", *(f"masks/{i:06d}.png" for i in range(100)))
+
+    def arts(folder: str) -> list[dict]:
+        return [
+            {
+                "path": p.relative_to(mirror).as_posix(),
+                "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            }
+            for p in sorted((mirror / folder).iterdir())
+        ]
+
+    man = tmp_path / "manifests"
+    man.mkdir()
+    common = {
+        "licence": {"name": "t", "terms": "t"},
+        "file_locations": [{"url": "http://127.0.0.1:9/{path}"}],
+    }
+    (man / "cbsd68.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "cbsd68",
+                "title": "t",
+                "tasks": ["noisy"],
+                "adapter": "cbsd68",
+                "artifacts": arts("CBSD68"),
+                **common,
+            }
+        )
+    )
+    (man / "repaint_thin_masks.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "repaint_thin_masks",
+                "title": "t",
+                "tasks": ["inpainting"],
+                "adapter": "masks",
+                "artifacts": arts("masks"),
+                **common,
+            }
+        )
+    )
+    split = {"count": 2, "sources": [{"source": "cbsd68"}]}
+    bench = {
+        "name": "uir10",
+        "title": "toy",
+        "tasks": {
+            "noisy": {
+                "train": split,
+                "val": {**split, "synth": {"op": "noise", "params": {"sigma": 50}}},
+            },
+            "inpainting": {
+                "train": split,
+                "val": {
+                    **split,
+                    "synth": {"op": "inpaint_mask", "params": {"mask_bank": "repaint_thin_masks"}},
+                },
+            },
+        },
+    }
+    (man / "uir10.yaml").write_text(yaml.safe_dump(bench))
+    raw = tmp_path / "raw"
+    r = benchmark_pairs("noisy", "val", raw, mirror, manifests=man, allow_download=False)
+    assert [(s, p.stem) for s, p in r.pairs] == [("cbsd68", "1"), ("cbsd68", "2")]
+    assert (r.synth, r.params, r.masks, r.expected_count) == ("noise", {"sigma": 50}, [], 2)
+    r = benchmark_pairs("inpainting", "val", raw, mirror, manifests=man, allow_download=False)
+    assert r.params == {} and len(r.masks) == 100
+    (mirror / "CBSD68" / "1.png").write_bytes(b"tampered")
+    (raw / "cbsd68" / "CBSD68" / "1.png").unlink()
+    with pytest.raises(UirbenchError, match=r"CBSD68/1\.png"):
+        benchmark_pairs("noisy", "val", raw, mirror, manifests=man, allow_download=False)
+
+
+def test_benchmark_pairs_real_reference_data(tmp_path: Path) -> None:
+    shared = Path("/work/shared/data")
+    if not (shared / "CBSD68").is_dir():
+        pytest.skip("reference data not on this machine")
+    from uirbench.data.sources.resolve import benchmark_pairs
+
+    noisy = benchmark_pairs("noisy", "val", tmp_path, shared, allow_download=False)
+    jpeg = benchmark_pairs("jpeg", "val", tmp_path, shared, allow_download=False)
+    assert len(noisy.pairs) == noisy.expected_count == 68
+    assert len(jpeg.pairs) == jpeg.expected_count == 29
+    with pytest.raises(UirbenchError, match="CelebA-HQ"):
+        benchmark_pairs("inpainting", "val", tmp_path, shared, allow_download=False)
