@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from uirbench.data.extract import extract_archive, scan_archive
-from uirbench.errors import UnsafeArchiveError
+from uirbench.errors import UirbenchError, UnsafeArchiveError
 
 
 def _zip(path: Path, entries: list[tuple[str, bytes, int | None]]) -> Path:
@@ -152,9 +152,23 @@ def test_zip_lying_about_size_is_caught_and_cleaned(tmp_path: Path) -> None:
     cd = data.rfind(b"PK\x01\x02")
     data[cd + 24 : cd + 28] = (8).to_bytes(4, "little")
     z.write_bytes(bytes(data))
-    with pytest.raises(Exception):  # noqa: B017 - zipfile or our check, both must stop it
+    with pytest.raises(UirbenchError, match=r"lie\.zip"):  # our size check or the CRC check
         extract_archive(z, tmp_path / "out")
     _nothing_written(tmp_path, tmp_path / "out")
+
+
+def test_truncated_archive_is_a_clear_error(tmp_path: Path) -> None:
+    t = _tar(tmp_path / "cut.tar.gz", [("a.bin", _noise(50_000))], mode="w:gz")
+    t.write_bytes(t.read_bytes()[: t.stat().st_size // 2])
+    with pytest.raises(UirbenchError, match="corrupt or truncated"):
+        extract_archive(t, tmp_path / "out")
+    _nothing_written(tmp_path, tmp_path / "out")
+
+
+def _noise(n: int) -> bytes:
+    import random
+
+    return random.Random(0).randbytes(n)
 
 
 def test_not_an_archive(tmp_path: Path) -> None:

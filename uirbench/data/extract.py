@@ -14,12 +14,16 @@ Public entry point: :func:`extract_archive`.
 
 from __future__ import annotations
 
+import contextlib
+import lzma
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -146,13 +150,25 @@ def scan_archive(
 ) -> int:
     """Check every member of ``archive`` without writing anything; return the total size."""
     archive = Path(archive)
-    if archive_format(archive) == "zip":
-        with zipfile.ZipFile(archive) as zf:
-            members = [_zip_member(archive, i) for i in zf.infolist()]
-    else:
-        with tarfile.open(archive, "r:*") as tf:
-            members = [_tar_member(archive, i) for i in tf.getmembers()]
+    with _corrupt_is_user_error(archive):
+        if archive_format(archive) == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                members = [_zip_member(archive, i) for i in zf.infolist()]
+        else:
+            with tarfile.open(archive, "r:*") as tf:
+                members = [_tar_member(archive, i) for i in tf.getmembers()]
     return _check_totals(archive, members, max_total_bytes, max_ratio, max_members)
+
+
+@contextlib.contextmanager
+def _corrupt_is_user_error(archive: Path) -> Iterator[None]:
+    """A truncated or corrupt archive becomes one clear message instead of a library traceback."""
+    try:
+        yield
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise UirbenchError(
+            f"{archive}: corrupt or truncated archive ({exc}); delete it and download it again"
+        ) from None
 
 
 def _copy_limited(src, dst_path: Path, limit: int, archive: Path, name: str) -> None:
@@ -192,20 +208,21 @@ def extract_archive(
     if total > free:
         raise UirbenchError(
             f"extracting {archive} needs {total / 1e9:.1f} GB but {dest.parent} has "
-            f"{free / 1e9:.1f} GB free; free some space or choose another --raw root"
+            f"{free / 1e9:.1f} GB free; free some space or choose another raw folder"
         )
     tmp = Path(tempfile.mkdtemp(prefix=".uirbench-tmp-extract-", dir=dest.parent))
     try:
-        if archive_format(archive) == "zip":
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    m = _zip_member(archive, info)
-                    _write_member(tmp, m, lambda info=info: zf.open(info), archive)
-        else:
-            with tarfile.open(archive, "r:*") as tf:
-                for info in tf:
-                    m = _tar_member(archive, info)
-                    _write_member(tmp, m, lambda info=info: tf.extractfile(info), archive)
+        with _corrupt_is_user_error(archive):
+            if archive_format(archive) == "zip":
+                with zipfile.ZipFile(archive) as zf:
+                    for info in zf.infolist():
+                        m = _zip_member(archive, info)
+                        _write_member(tmp, m, lambda info=info: zf.open(info), archive)
+            else:
+                with tarfile.open(archive, "r:*") as tf:
+                    for info in tf:
+                        m = _tar_member(archive, info)
+                        _write_member(tmp, m, lambda info=info: tf.extractfile(info), archive)
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
