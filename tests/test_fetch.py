@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from uirbench.data import fetch
-from uirbench.errors import ChecksumError
+from uirbench.errors import ChecksumError, UirbenchError
 
 
 class _Server:
@@ -451,3 +451,17 @@ def test_drive_quota_falls_through_to_manual_message(tmp_path: Path, monkeypatch
     with pytest.raises(fetch.ManualDownloadError, match="Too many users") as exc:
         fetch.ensure_source("toy", tmp_path / "raw", manifests=man)
     assert "Get toy.zip from the toy website" in str(exc.value)
+
+
+def test_corrupt_archive_is_not_pinned(server: _Server, tmp_path: Path) -> None:
+    z = _zip_bytes({"a.txt": b"A" * 1000})
+    server.files["/toy.zip"] = z[: len(z) // 2]  # a host that serves a truncated file
+    man = _manifest(
+        tmp_path,
+        [{"path": "toy.zip", "extract": True, "locations": [{"url": f"{server.url}/toy.zip"}]}],
+    )
+    raw = tmp_path / "raw"
+    with pytest.raises(UirbenchError, match=r"not a zip or tar|corrupt"):
+        fetch.ensure_source("toy", raw, manifests=man)
+    assert fetch.LockFile(raw).get("toy/toy.zip") is None
+    assert not (raw / "toy" / "toy").exists()

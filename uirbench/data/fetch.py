@@ -407,12 +407,11 @@ class _Fetcher:
             ok, sha, why = self._matches(art, dest)
             if not ok:
                 self._reject(art, dest, why, origin=str(dest))
-            self._accept(art, sha, origin=f"file {dest}")
-            return self._finish(art, dest, sha)
+            return self._finish(art, dest, sha, origin=f"file {dest}")
         found = self._from_mirror(art)
         if found is not None:
-            path, sha = found
-            return self._finish(art, path, sha)
+            path, sha, origin = found
+            return self._finish(art, path, sha, origin)
         self._download(art, dest)
 
     def _hand_extracted(self, art: Artifact, unpacked: Path) -> bool:
@@ -442,7 +441,7 @@ class _Fetcher:
             f"purpose, remove its entry from {self.lock.path} to pin the new one."
         )
 
-    def _from_mirror(self, art: Artifact) -> tuple[Path, str] | None:
+    def _from_mirror(self, art: Artifact) -> tuple[Path, str, str] | None:
         if self.mirror is None:
             return None
         for cand in self.mirror.candidates(self.src.name, art.path):
@@ -452,9 +451,9 @@ class _Fetcher:
             if not ok:
                 log.warning("mirror file %s does not match %s: %s", cand, self.key(art), why)
                 continue
-            self._accept(art, sha, origin=f"mirror {cand}")
+            origin = f"mirror {cand}"
             if art.extract:
-                return cand, sha  # extract straight from the verified mirror copy
+                return cand, sha, origin  # extract straight from the verified mirror copy
             dest = resolve_inside(self.dir, art.path)
             if art.kind == "dir":
                 tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=self._mkdir(dest.parent)))
@@ -463,7 +462,7 @@ class _Fetcher:
                 shutil.rmtree(tmp)
             else:
                 _copy_verified(cand, dest, sha)
-            return dest, sha
+            return dest, sha, origin
         return None
 
     @staticmethod
@@ -489,10 +488,9 @@ class _Fetcher:
                 ok, sha, why = self._matches(art, got)
                 if not ok:
                     self._reject(art, got, why, origin=loc.describe())
-                self._accept(art, sha, origin=loc.describe())
                 if got != dest:
                     os.replace(got, dest)
-                return self._finish(art, dest, sha)
+                return self._finish(art, dest, sha, origin=loc.describe())
         raise self.manual_error(art, failures)
 
     def _fetch_location(self, loc: Location, art: Artifact, dest: Path) -> Path:
@@ -516,8 +514,10 @@ class _Fetcher:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _finish(self, art: Artifact, path: Path, sha: str) -> None:
-        """The verified ``path`` is ready: extract it (or archives inside a folder), record it."""
+    def _finish(self, art: Artifact, path: Path, sha: str, origin: str) -> None:
+        """The verified ``path`` is ready: extract it (or archives inside a folder), then pin and
+        record it. Pinning comes last so that a file that turns out corrupt (e.g. truncated by a
+        server that sent no length) is never pinned."""
         if art.extract:
             target = resolve_inside(self.dir, art.extract_dir)
             if target.exists():  # stale: from another version or an interrupted run
@@ -533,6 +533,7 @@ class _Fetcher:
                     out = unpacked / sub
                     if not out.exists():
                         extract_archive(inner, out)
+        self._accept(art, sha, origin)
         self._record(art, sha)
 
     def manual_error(self, art: Artifact, failures: list[str]) -> ManualDownloadError:
