@@ -465,3 +465,13 @@ def test_corrupt_archive_is_not_pinned(server: _Server, tmp_path: Path) -> None:
         fetch.ensure_source("toy", raw, manifests=man)
     assert fetch.LockFile(raw).get("toy/toy.zip") is None
     assert not (raw / "toy" / "toy").exists()
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    man = _manifest(tmp_path, [{"path": "toy.bin", "locations": [{"url": "http://127.0.0.1:9/x"}]}])
+    raw = tmp_path / "raw"
+    (raw / "toy" / ".uirbench-tmp-extract-abc" / "half").mkdir(parents=True)
+    (raw / "toy" / ".uirbench-tmp-123.bin").write_bytes(b"half")
+    (raw / "toy" / "toy.bin").write_bytes(b"by hand")
+    fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
+    assert sorted(p.name for p in (raw / "toy").iterdir()) == [fetch.READY_NAME, "toy.bin"]

@@ -564,6 +564,24 @@ class _Fetcher:
         return "\n".join(lines)
 
 
+def _remove_stale_work(folder: Path, artifacts: tuple[Artifact, ...]) -> None:
+    """Delete temporaries a killed run left (safe: we hold the raw root's lock).
+
+    Only the folders where fetching creates them are looked at, not whole extracted trees.
+    """
+    places = {folder}
+    for a in artifacts:
+        places.add((folder / a.path).parent)
+        if a.extract:
+            places.add((folder / a.extract_dir).parent)
+    for place in sorted(p for p in places if p.is_dir()):
+        for p in [*place.glob(f"{TMP_PREFIX}*"), *place.glob("*.staged")]:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
 def _copy_verified(src: Path, dest: Path, sha256: str) -> None:
     """Copy ``src`` to ``dest`` atomically, hashing the bytes written; a mismatch leaves nothing."""
     h = hashlib.sha256()
@@ -604,6 +622,7 @@ def ensure_source(
     with _mutex(raw_root):
         f = _Fetcher(src, raw_root, mirror_obj, allow_download, progress)
         f.dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_work(f.dir, src.artifacts)
         failed: list[tuple[Artifact, ManualDownloadError]] = []
         got_optional = False
         for art in src.artifacts:
