@@ -15,3 +15,7 @@ class ChecksumError(UirbenchError):
 
 class UnsafeArchiveError(UirbenchError):
     """An archive member would escape the target, is a link/device, or the archive is a bomb."""
+
+
+class InvalidNameError(UirbenchError, ValueError):
+    """An unknown task, split, preset or similar name; the message lists the valid ones."""

@@ -11,6 +11,8 @@ from importlib import resources
 
 import yaml
 
+from uirbench.errors import InvalidNameError
+
 
 @dataclass(frozen=True)
 class Task:
@@ -48,7 +50,7 @@ def get_task(name: str) -> Task:
     try:
         return _BY_KEY[name]
     except KeyError:
-        raise ValueError(
+        raise InvalidNameError(
             f"unknown task {name!r}; known tasks: {', '.join(TASK_IDS)} "
             f"(official folder names are accepted too)"
         ) from None

@@ -33,6 +33,7 @@ COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "synth": (pa.string(), "synthesis operator, or 'paired' for real LQ from upstream"),
     "params": (pa.string(), "JSON of the synthesis parameters (e.g. sigma, quality, mask id)"),
     "seed": (pa.int64(), "per-pair seed derived from (global seed, split, task, stem)"),
+    "job": (pa.string(), "fingerprint of the job spec; a rebuild reuses the pair only if equal"),
     "lq_sha256": (pa.string(), "sha256 of the LQ file"),
     "gt_sha256": (pa.string(), "sha256 of the GT file"),
     "width": (pa.int32(), "image width"),
@@ -75,6 +76,14 @@ def read_index(root: str | Path) -> pd.DataFrame:
         raise UirbenchError(
             f"{path} is unreadable ({exc}); rebuild it with `uirbench build-data`"
         ) from exc
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Index rows as plain dicts with missing values as None (pandas gives NaN)."""
+    return [
+        {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
 
 
 def row_params(row: dict[str, Any] | pd.Series) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from uirbench.errors import InvalidNameError
 from uirbench.tasks import Task
 
 SPLITS = ("train", "val")
@@ -20,7 +21,7 @@ _STEM_OK = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 def check_split(split: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        raise InvalidNameError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     return split
 
 

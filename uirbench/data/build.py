@@ -1,0 +1,259 @@
+"""``uirbench build-data``: run a plan's pair jobs in worker processes, resumably, then write the
+index and the shards.
+
+Resumability: each finished pair is appended (with its job fingerprint) to a journal under
+``<root>/.uirbench/``. A rerun reuses a journal entry only if the job is unchanged and both files
+still hash to the recorded sha256 ("verified work"); everything else is rebuilt. The index and
+shards are written last, atomically, and the journal is then removed. With ``--shard i/n`` only
+every n-th job (offset i) is built and the index is not written: a final run without ``--shard``
+finds all parts verified and writes the index and shards.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from uirbench.data import jobs as jobs_mod
+from uirbench.data.index import read_index, records, to_table, write_index
+from uirbench.data.jobs import PairJob
+from uirbench.data.layout import INDEX_NAME, SPLITS, STATE_DIR
+from uirbench.data.plan import Plan, plan_demo, plan_folder
+from uirbench.data.shards import DEFAULT_MAXCOUNT, write_shards
+from uirbench.errors import UirbenchError
+from uirbench.io import remove_stale_temporaries, sha256_file
+from uirbench.tasks import Task, parse_tasks
+
+PRESETS = ("demo", "uir10")
+
+
+@dataclass
+class BuildReport:
+    root: Path
+    built: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (task, split) -> pairs
+    partial: bool = False  # --shard i/n: index and shards not written
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.built / self.seconds if self.seconds > 0 else 0.0
+
+
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; None -> (0, 1)."""
+    if not spec:
+        return 0, 1
+    try:
+        i, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise UirbenchError(f"--shard {spec!r}: expected i/n, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise UirbenchError(f"--shard {spec!r}: need 0 <= i < n")
+    return i, n
+
+
+def make_plan(
+    preset: str | None,
+    from_dir: str | Path | None,
+    tasks: Sequence[Task],
+    splits: Sequence[str],
+    seed: int,
+    raw_root: Path,
+    mirror: str | Path | None,
+    val_fraction: float = 0.2,
+) -> Plan:
+    if (preset is None) == (from_dir is None):
+        raise UirbenchError("give exactly one of --preset (demo, uir10) or --from DIR")
+    if from_dir is not None:
+        return plan_folder(Path(from_dir), tasks, splits, seed, val_fraction)
+    if preset == "demo":
+        return plan_demo(tasks, splits, seed)
+    if preset == "uir10":
+        from uirbench.data.uir10 import plan_uir10
+
+        return plan_uir10(tasks, splits, seed, raw_root, mirror)
+    raise UirbenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def _journal_paths(root: Path) -> list[Path]:
+    return sorted((root / STATE_DIR).glob("journal*.jsonl"))
+
+
+def _load_journal(root: Path) -> dict[str, dict[str, Any]]:
+    """fingerprint -> row, from every journal under the root (torn last lines are ignored)."""
+    done: dict[str, dict[str, Any]] = {}
+    for path in _journal_paths(root):
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+                done[entry["fp"]] = entry["row"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by a kill
+    return done
+
+
+def _existing_index_rows(root: Path) -> dict[str, dict[str, Any]]:
+    if not (root / INDEX_NAME).is_file():
+        return {}
+    return {r["key"]: r for r in records(read_index(root))}
+
+
+def _verified(root: Path, row: dict[str, Any]) -> bool:
+    lq, gt = root / row["lq_path"], root / row["gt_path"]
+    return (
+        lq.is_file()
+        and gt.is_file()
+        and sha256_file(lq) == row["lq_sha256"]
+        and sha256_file(gt) == row["gt_sha256"]
+    )
+
+
+def _run_parallel(
+    todo: list[PairJob],
+    root: Path,
+    plan: Plan,
+    workers: int,
+    on_row: Callable[[PairJob, dict[str, Any]], None],
+) -> None:
+    if workers <= 1:
+        jobs_mod.init_worker(plan.context)
+        for job in todo:
+            on_row(job, jobs_mod.run_job(job, str(root)))
+        return
+    # spawn, not fork: a fork after OpenCV has started its thread pool can deadlock the child.
+    ctx = mp.get_context("spawn")
+    chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
+    with ctx.Pool(workers, initializer=jobs_mod.init_worker, initargs=(plan.context,)) as pool:
+        it = pool.imap(_run_star, [(job, str(root)) for job in todo], chunksize=chunk)
+        for job, row in zip(todo, it, strict=True):
+            on_row(job, row)
+
+
+def _run_star(args: tuple[PairJob, str]) -> dict[str, Any]:
+    return jobs_mod.run_job(*args)
+
+
+def build(
+    root: str | Path,
+    preset: str | None = None,
+    from_dir: str | Path | None = None,
+    tasks: str | Sequence[str] | None = None,
+    splits: str | Sequence[str] | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    shard: str | None = None,
+    mirror: str | Path | None = None,
+    raw_root: str | Path | None = None,
+    val_fraction: float = 0.2,
+    shard_maxcount: int = DEFAULT_MAXCOUNT,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Build (or resume building) a dataset root. Returns counts and timing.
+
+    ``progress(done, total)`` is called after each pair (the CLI draws a progress bar with it).
+    """
+    root = Path(root)
+    task_list = parse_tasks(tasks if isinstance(tasks, str) or tasks is None else ",".join(tasks))
+    split_list = _parse_splits(splits)
+    shard_i, shard_n = parse_shard(shard)
+    raw = Path(raw_root) if raw_root else Path(os.environ.get("UIRBENCH_RAW", root / ".raw"))
+    plan = make_plan(preset, from_dir, task_list, split_list, seed, raw, mirror, val_fraction)
+    keys = [j.key for j in plan.jobs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise UirbenchError(f"two pairs map to the same name {dup}; check the source folders")
+    mine = sorted(plan.jobs, key=lambda j: j.key)[shard_i::shard_n]
+
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root)
+    previous = _existing_index_rows(root)
+    # Verified work: pairs of a finished build (index rows) and of an interrupted one (journal).
+    journal_done = {r["job"]: r for r in previous.values() if r.get("job")}
+    journal_done.update(_load_journal(root))
+    report = BuildReport(root=root, partial=shard_n > 1)
+    rows: dict[str, dict[str, Any]] = {}
+    todo: list[PairJob] = []
+    for job in mine:
+        row = journal_done.get(job.fingerprint())
+        if row is not None and _verified(root, row):
+            rows[job.key] = row
+        else:
+            todo.append(job)
+    report.reused = len(rows)
+
+    state = root / STATE_DIR
+    state.mkdir(exist_ok=True)
+    suffix = f"-{shard_i}of{shard_n}" if shard_n > 1 else ""
+    start = time.perf_counter()
+    with open(state / f"journal{suffix}.jsonl", "a") as journal:
+
+        def on_row(job: PairJob, row: dict[str, Any]) -> None:
+            journal.write(json.dumps({"fp": job.fingerprint(), "row": row}) + "\n")
+            journal.flush()
+            rows[job.key] = row
+            report.built += 1
+            if progress:
+                progress(len(rows), len(mine))
+
+        if progress:
+            progress(len(rows), len(mine))
+        _run_parallel(todo, root, plan, workers or min(os.cpu_count() or 1, 8), on_row)
+
+    if not report.partial:
+        # Keep rows of (split, task) pairs this build did not cover, and captions of unchanged GTs.
+        built = {(j.split, j.task) for j in plan.jobs}
+        for key, old in previous.items():
+            if (old["split"], old["task"]) not in built:
+                rows.setdefault(key, old)
+            elif key in rows and old.get("caption") and old["gt_sha256"] == rows[key]["gt_sha256"]:
+                rows[key]["caption"] = old["caption"]
+        table = to_table(rows.values())
+        write_index(root, table)
+        write_shards(root, table.to_pandas(), maxcount=shard_maxcount)
+        for path in _journal_paths(root):
+            path.unlink()
+        if not any(state.iterdir()):
+            state.rmdir()
+        _remove_orphans(root, rows.values())
+    report.seconds = time.perf_counter() - start
+    for row in (rows[j.key] for j in mine):
+        k = (row["task"], row["split"])
+        report.counts[k] = report.counts.get(k, 0) + 1
+    return report
+
+
+def _parse_splits(splits: str | Sequence[str] | None) -> list[str]:
+    if splits is None:
+        return list(SPLITS)
+    items = splits.split(",") if isinstance(splits, str) else list(splits)
+    items = [s.strip() for s in items if s.strip()]
+    bad = [s for s in items if s not in SPLITS]
+    if bad:
+        raise UirbenchError(f"--splits: unknown split(s) {', '.join(bad)}; use train, val")
+    return items
+
+
+def _remove_orphans(root: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Delete pair files under the layout that no index row names (left by an older build)."""
+    keep = set()
+    for r in rows:
+        keep.add(r["lq_path"])
+        keep.add(r["gt_path"])
+    for split in SPLITS:
+        for path in (root / split).rglob("*.png") if (root / split).is_dir() else ():
+            if path.relative_to(root).as_posix() not in keep:
+                path.unlink()
+
+
+def index_frame(root: str | Path) -> pd.DataFrame:
+    return read_index(root)

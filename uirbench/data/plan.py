@@ -1,0 +1,150 @@
+"""Turn a preset (demo, uir10) or a folder of clean photos into the list of pair jobs to build."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from uirbench.data.jobs import PairJob
+from uirbench.data.synth import DEFAULT_OP_FOR_TASK, pair_seed
+from uirbench.data.synth.masks import procedural_thin_masks
+from uirbench.errors import UirbenchError
+from uirbench.paths import manifests_dir
+from uirbench.tasks import Task
+
+PROCEDURAL_MASK_SEED = 20240116  # fixed: the demo's mask bank is part of its definition
+
+
+@dataclass
+class Plan:
+    """Jobs plus the shared inputs their workers need (see :data:`uirbench.data.jobs._CONTEXT`)."""
+
+    jobs: list[PairJob]
+    context: dict[str, Any] = field(default_factory=lambda: {"photos": {}, "masks": {}})
+
+
+def _synth_job(
+    split: str, task: Task, stem: str, source: str, source_image: str, seed: int, **gt: Any
+) -> PairJob:
+    op, params = DEFAULT_OP_FOR_TASK[task.id]
+    return PairJob(
+        split=split,
+        task=task.id,
+        stem=stem,
+        source=source,
+        source_image=source_image,
+        synth=op,
+        params=params,
+        seed=pair_seed(seed, split, task.id, stem),
+        mask_bank="procedural" if op == "inpaint_mask" else None,
+        **gt,
+    )
+
+
+def load_packaged_photo(photo_id: str) -> np.ndarray:
+    """A photo shipped inside a package: ``skimage:<name>`` or ``sklearn:<name>``."""
+    kind, _, name = photo_id.partition(":")
+    if kind == "skimage":
+        import skimage.data
+
+        img = getattr(skimage.data, name)()
+    elif kind == "sklearn":
+        try:
+            from sklearn.datasets import load_sample_image
+        except ImportError as exc:
+            raise UirbenchError(
+                "the demo preset needs scikit-learn for two of its photos: "
+                "pip install 'uirbench[demo]'"
+            ) from exc
+        img = load_sample_image(f"{name}.jpg")
+    else:
+        raise UirbenchError(f"unknown packaged photo {photo_id!r} in manifests/demo.yaml")
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(img[:, :, :3])
+
+
+def plan_demo(tasks: Sequence[Task], splits: Sequence[str], seed: int) -> Plan:
+    """The embedded default: seeded crops of packaged photos, all ten tasks synthesised."""
+    spec = yaml.safe_load((manifests_dir() / "demo.yaml").read_text())
+    crop, short = int(spec["crop"]), int(spec["short_side"])
+    plan = Plan(jobs=[])
+    plan.context["masks"]["procedural"] = procedural_thin_masks(seed=PROCEDURAL_MASK_SEED)
+    for photo in spec["photos"]:
+        if photo["split"] not in splits:
+            continue
+        img = load_packaged_photo(photo["id"])
+        h, w = img.shape[:2]
+        scale = short / min(h, w)
+        size = (max(round(w * scale), crop), max(round(h * scale), crop))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        plan.context["photos"][photo["id"]] = img
+        name = photo["id"].split(":", 1)[1].replace("_", "-")
+        digest = hashlib.sha256(f"{seed}/crop/{photo['id']}".encode()).digest()
+        rng = np.random.Generator(np.random.PCG64(int.from_bytes(digest[:8], "little")))
+        for c in range(int(photo["crops"])):
+            x = int(rng.integers(0, img.shape[1] - crop + 1))
+            y = int(rng.integers(0, img.shape[0] - crop + 1))
+            stem = f"{name}-c{c}"
+            for task in tasks:
+                plan.jobs.append(
+                    _synth_job(
+                        photo["split"], task, stem, "demo", photo["id"], seed, gt_crop=(x, y, crop)
+                    )
+                )
+    return plan
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def _stem_for(rel: Path) -> str:
+    """A file-name-safe stem from a relative path: ``a/b c.jpg`` -> ``a_b-c``."""
+    text = "_".join(rel.with_suffix("").parts)
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
+
+
+def plan_folder(
+    folder: Path, tasks: Sequence[Task], splits: Sequence[str], seed: int, val_fraction: float
+) -> Plan:
+    """A user's own clean photos: every image under ``folder``; all ten degradations synthesised.
+
+    With both splits requested, a seeded hash of each stem sends ``val_fraction`` of the photos
+    to val (whole photos, so val never shares content with train); with one split, all go there.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UirbenchError(f"--from {folder}: not a folder of images")
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not files:
+        raise UirbenchError(f"--from {folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    plan = Plan(jobs=[])
+    plan.context["masks"]["procedural"] = procedural_thin_masks(seed=PROCEDURAL_MASK_SEED)
+    seen: dict[str, Path] = {}
+    for path in files:
+        rel = path.relative_to(folder)
+        stem = _stem_for(rel)
+        if stem in seen:
+            raise UirbenchError(f"--from: {seen[stem]} and {path} map to the same stem {stem!r}")
+        seen[stem] = path
+        if len(splits) == 1:
+            split = splits[0]
+        else:
+            h = hashlib.sha256(f"{seed}/split/{stem}".encode()).digest()
+            split = "val" if int.from_bytes(h[:8], "little") / 2**64 < val_fraction else "train"
+        if split not in splits:
+            continue
+        for task in tasks:
+            plan.jobs.append(
+                _synth_job(split, task, stem, "from", rel.as_posix(), seed, gt_file=str(path))
+            )
+    return plan

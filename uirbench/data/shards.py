@@ -1,0 +1,89 @@
+"""WebDataset shards written from the index, byte-reproducible.
+
+Sample: ``__key__`` = ``<split>/<task id>/<stem>``, fields ``lq.png gt.png deg.txt cls json``
+and ``txt`` (the caption) once captioned. Tar members carry fixed metadata (mtime 0, uid 0,
+mode 0644) and samples are sorted by key, so the same index gives the same shard bytes.
+``shards.json`` lists each shard's sha256 and sample count for ``uirbench verify``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from uirbench.data.layout import SHARDS_DIR, SPLITS
+from uirbench.io import atomic_path, atomic_write_text, sha256_file
+from uirbench.tasks import get_task
+
+DEFAULT_MAXCOUNT = 1000
+SHARDS_MANIFEST = "shards.json"
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def sample_fields(root: Path, row: dict[str, Any]) -> dict[str, bytes]:
+    """The fields of one shard sample (without ``__key__``)."""
+    task = get_task(row["task"])
+    meta = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    fields = {
+        "lq.png": (root / row["lq_path"]).read_bytes(),
+        "gt.png": (root / row["gt_path"]).read_bytes(),
+        "deg.txt": task.degradation.encode(),
+        "cls": str(task.index).encode(),
+        "json": json.dumps(meta, sort_keys=True, default=int).encode(),
+    }
+    if meta.get("caption"):
+        fields["txt"] = str(meta["caption"]).encode()
+    return fields
+
+
+def write_shards(
+    root: str | Path, index: pd.DataFrame, maxcount: int = DEFAULT_MAXCOUNT
+) -> list[str]:
+    """(Re)write every split's shards from ``index``; returns the shard names, in order."""
+    root = Path(root)
+    out = root / SHARDS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {"maxcount": maxcount, "shards": {}}
+    names: list[str] = []
+    for split in SPLITS:
+        rows = index[index["split"] == split].sort_values("key").to_dict("records")
+        for n, start in enumerate(range(0, len(rows), maxcount)):
+            name = f"{split}-{n:06d}.tar"
+            with (
+                atomic_path(out / name) as tmp,
+                tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar,
+            ):
+                for row in rows[start : start + maxcount]:
+                    for ext, data in sample_fields(root, row).items():
+                        _add(tar, f"{row['key']}.{ext}", data)
+            count = len(rows[start : start + maxcount])
+            manifest["shards"][name] = {
+                "split": split,
+                "samples": count,
+                "sha256": sha256_file(out / name),
+            }
+            names.append(name)
+    for stale in out.glob("*.tar"):
+        if stale.name not in manifest["shards"]:
+            stale.unlink()
+    atomic_write_text(out / SHARDS_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return names
+
+
+def shard_urls(root: str | Path, split: str) -> list[str]:
+    """Paths of a split's shards, for ``webdataset.WebDataset``."""
+    return [str(p) for p in sorted((Path(root) / SHARDS_DIR).glob(f"{split}-*.tar"))]

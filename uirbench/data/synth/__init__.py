@@ -1,0 +1,70 @@
+"""Degradation operators: ``OPS[name](gt, rng, **params) -> (lq, params_used)``.
+
+Every operator takes an HxWx3 uint8 RGB GT and a seeded ``numpy.random.Generator`` and returns a
+uint8 LQ of the same size plus the JSON-able parameters it actually used (they go into the
+index). Same GT, seed and parameters give the same bytes on any machine.
+
+``noise``, ``jpeg`` and ``inpaint_mask`` are the benchmark's exact definitions (DESIGN.md,
+Synthesis). The others are physically motivated stand-ins for the seven degradations that the
+benchmark takes from real paired datasets; they build the offline demo and ``--from DIR``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from uirbench.data.synth import exact, physical
+
+Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
+
+OPS: dict[str, Op] = {
+    "noise": exact.gaussian_noise,
+    "jpeg": exact.jpeg,
+    "inpaint_mask": exact.inpaint_mask,
+    "motion_blur": physical.motion_blur,
+    "haze": physical.haze,
+    "low_light": physical.low_light,
+    "rain_streaks": physical.rain_streaks,
+    "raindrops": physical.raindrops,
+    "shadow": physical.shadow,
+    "snow": physical.snow,
+}
+
+# The operator that stands in for each task when synthesising all ten from clean photos.
+DEFAULT_OP_FOR_TASK: dict[str, tuple[str, dict[str, Any]]] = {
+    "blurry": ("motion_blur", {}),
+    "hazy": ("haze", {}),
+    "jpeg": ("jpeg", {"quality": 10}),
+    "low-light": ("low_light", {}),
+    "noisy": ("noise", {"sigma": 50}),
+    "raindrop": ("raindrops", {}),
+    "rainy": ("rain_streaks", {}),
+    "shadowed": ("shadow", {}),
+    "snowy": ("snow", {}),
+    "inpainting": ("inpaint_mask", {}),
+}
+
+
+def pair_seed(global_seed: int, split: str, task: str, stem: str) -> int:
+    """Per-pair seed from (global seed, split, task, stem): one pair never depends on another.
+
+    The task is part of the key (DESIGN.md names only seed, split and stem) so that, when one
+    photo is degraded for all ten tasks, the tasks' random draws are independent.
+    """
+    digest = hashlib.sha256(f"{global_seed}/{split}/{task}/{stem}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def apply(op: str, gt: np.ndarray, seed: int, **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run operator ``op`` on ``gt`` with a generator seeded by ``seed``."""
+    if op not in OPS:
+        raise ValueError(f"unknown synthesis operator {op!r}; known: {', '.join(sorted(OPS))}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    lq, used = OPS[op](gt, rng, **params)
+    if lq.shape != gt.shape or lq.dtype != np.uint8:
+        raise AssertionError(f"operator {op} returned {lq.dtype} {lq.shape} for {gt.shape}")
+    return lq, used

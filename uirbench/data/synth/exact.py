@@ -1,0 +1,60 @@
+"""The three degradations the benchmark synthesises, exactly as DESIGN.md defines them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def gaussian_noise(
+    gt: np.ndarray, rng: np.random.Generator, sigma: float = 50.0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """GT + N(0, sigma) per pixel and channel, in float32, clipped to [0, 255], rounded.
+
+    float32 (not float64) halves the memory traffic; rounding is to nearest-even (``np.rint``).
+    Unlike the official script (clip in [0, 1] then truncate), rounding keeps the noise zero-mean.
+    """
+    noise = rng.standard_normal(gt.shape, dtype=np.float32)
+    noise *= np.float32(sigma)
+    noise += gt
+    np.rint(noise, out=noise)
+    np.clip(noise, 0, 255, out=noise)
+    return noise.astype(np.uint8), {"sigma": float(sigma)}
+
+
+def jpeg(
+    gt: np.ndarray, rng: np.random.Generator, quality: int = 10
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """OpenCV JPEG (4:2:0) at ``quality`` on the BGR image, decoded back: the official recipe."""
+    ok, buf = cv2.imencode(".jpg", gt[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("OpenCV failed to JPEG-encode an image")
+    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(bgr[:, :, ::-1]), {"quality": int(quality), "subsampling": "4:2:0"}
+
+
+def inpaint_mask(
+    gt: np.ndarray,
+    rng: np.random.Generator,
+    masks: Sequence[np.ndarray] = (),
+    mask_ids: Sequence[str] = (),
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply one of ``masks`` (seeded choice): GT where the mask keeps, white (255) in holes.
+
+    Masks are HxW uint8, 255 = keep, 0 = hole (RePaint convention). A mask of another size is
+    resized with area interpolation and thresholded at 128, so holes stay hard-edged.
+    """
+    if not masks:
+        raise ValueError("inpaint_mask needs a non-empty mask bank")
+    i = int(rng.integers(len(masks)))
+    mask = masks[i]
+    h, w = gt.shape[:2]
+    if mask.shape[:2] != (h, w):
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
+    keep = mask >= 128
+    lq = np.where(keep[:, :, None], gt, np.uint8(255))
+    mask_id = mask_ids[i] if mask_ids else str(i)
+    return lq, {"mask_id": mask_id}

@@ -1,0 +1,53 @@
+"""Plan the paper's benchmark (``--preset uir10``) from ``manifests/uir10.yaml``.
+
+Each (task, split) comes from :func:`uirbench.data.sources.resolve.benchmark_pairs`, which fetches
+and verifies the sources (mirror first) and pairs their files by name. A task whose sources are
+missing fails with the message saying what to download by hand and where to put it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from uirbench.data.jobs import PairJob
+from uirbench.data.plan import Plan
+from uirbench.data.synth import pair_seed
+from uirbench.data.synth.masks import load_mask_files
+from uirbench.tasks import Task
+
+
+def plan_uir10(
+    tasks: Sequence[Task],
+    splits: Sequence[str],
+    seed: int,
+    raw_root: Path,
+    mirror: str | Path | None,
+) -> Plan:
+    from uirbench.data.sources.resolve import benchmark_pairs
+
+    plan = Plan(jobs=[])
+    for task in tasks:
+        for split in splits:
+            sp = benchmark_pairs(task.id, split, raw_root, mirror)
+            bank = None
+            if sp.masks:
+                bank = f"{task.id}/{split}"
+                plan.context["masks"][bank] = load_mask_files(sp.masks)
+            for source, pair in sp.pairs:
+                plan.jobs.append(
+                    PairJob(
+                        split=split,
+                        task=task.id,
+                        stem=pair.stem,
+                        source=source,
+                        source_image=pair.source_image,
+                        gt_file=str(pair.gt),
+                        lq_file=str(pair.lq) if pair.lq else None,
+                        synth=sp.synth or "paired",
+                        params=sp.params,
+                        seed=pair_seed(seed, split, task.id, pair.stem) if sp.synth else 0,
+                        mask_bank=bank,
+                    )
+                )
+    return plan
