@@ -158,7 +158,7 @@ def run(
     model: str | None = None,
     outputs: str | Path | None = None,
     weights: str | None = None,
-    profile: str = "daclip",
+    profile: str | Profile = "daclip",
     metrics: str | Sequence[str] | None = None,
     tasks: str | None = None,
     device: str = "cpu",
@@ -178,7 +178,7 @@ def run(
     if (model is None) == (outputs is None):
         raise UirbenchError("give exactly one of --model NAME or --outputs DIR")
     root, out = Path(root), Path(out)
-    prof = get_profile(profile)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
     names = parse_metrics(metrics, prof)
     rows = _val_rows(root, tasks)
 
@@ -261,14 +261,15 @@ def run(
             flush_fr()
         if fid_batch:
             flush_fid()
-        for rec, f in zip(records, futures, strict=True):
-            rec.update(f.result())
+        if own:
+            for rec, f in zip(records, futures, strict=True):
+                rec.update(f.result())
 
     per_image = pd.DataFrame(records)
     fid_rows = None
     if fid is not None:
         fid_rows = {}
-        from uirbench.evaluate.metrics.pyiqa_metric import frechet_distance
+        from uirbench.evaluate.metrics.fid import frechet_distance
 
         for task in fid_out:
             a, b = np.concatenate(fid_out[task]), np.concatenate(fid_gt[task])

@@ -10,7 +10,6 @@ results JSON.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,15 +192,3 @@ class FidFeatures:
             x = (torch.cat(resized) / 255.0).to(self.device)
             f = self.model(x, False, True)[0]
         return f.reshape(len(images), -1).cpu().double().numpy()
-
-
-def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
-    """FID between two feature sets (pyiqa's / pytorch-fid's numerics)."""
-    from pyiqa.archs.fid_arch import frechet_distance as fd
-
-    if len(feats_a) < 2 or len(feats_b) < 2:
-        return float("nan")
-    mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        return float(fd(mu_a, cov_a, mu_b, cov_b))
