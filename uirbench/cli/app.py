@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "build_data",
     "evaluate",
     "leaderboard",
+    "caption",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,81 @@
+"""``uirbench caption``: BLIP captions of the GT images into the index, shards and official CSVs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("caption")(caption)
+
+
+def caption(
+    root: Path = typer.Option(..., "--root", help="A built uirbench root (has index.parquet)."),
+    backend: str = typer.Option(
+        "transformers", "--backend", help="transformers (default), lavis or sidecar."
+    ),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="BLIP checkpoint: a hub id or a save_pretrained folder (transformers; default "
+        "Salesforce/blip-image-captioning-large), or a blip_caption type (lavis; default "
+        "large_coco).",
+    ),
+    sidecar: Path | None = typer.Option(
+        None,
+        "--sidecar",
+        help="CSV/JSON of captions keyed by GT file name or source image "
+        "(sidecar backend; default: the demo's manifests/demo_captions.csv).",
+    ),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per call."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Caption length cap."),
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        help="Dry run: caption the first N distinct GTs, write only the cache.",
+    ),
+    csv_paths: str = typer.Option(
+        "absolute", "--csv-paths", help="filepath column of the CSVs: absolute or relative."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Caption every distinct clean image once (cached by sha256, resumable, torchrun-aware)."""
+    from rich.console import Console
+
+    from uirbench.caption import build_captioner, caption_root
+    from uirbench.data.captions_csv import PATH_MODES
+    from uirbench.data.index import read_index
+
+    read_index(root)  # fail on a wrong --root before loading a model
+
+    if csv_paths not in PATH_MODES:
+        raise typer.BadParameter(f"use one of {', '.join(PATH_MODES)}", param_hint="--csv-paths")
+    options: dict[str, object] = {"model": model, "batch_size": batch_size}
+    if backend == "sidecar":
+        options = {"sidecar": sidecar, "batch_size": batch_size}
+    else:
+        options.update(device=device, max_new_tokens=max_new_tokens)
+    try:
+        captioner = build_captioner(backend, **options)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend") from exc
+    result = caption_root(root, captioner, limit=limit, csv_paths=csv_paths, progress=not quiet)
+    if result.rank != 0:
+        return
+    out = Console(soft_wrap=True)
+    out.print(
+        f"{result.distinct} distinct GT images; rank 0 of {result.world}: "
+        f"{result.cache_hits} cached, {result.captioned} captioned "
+        f"({result.images_per_s:.2f} img/s) with {captioner.fingerprint}",
+        highlight=False,
+    )
+    if limit is not None:
+        for sha, text in list(result.captions.items())[:limit]:
+            out.print(f"  {sha[:12]}  {text}", highlight=False, markup=False)
+        out.print("dry run (--limit): index, shards and CSVs were not written", highlight=False)
+    for path in result.written:
+        out.print(f"wrote {path}", highlight=False)
