@@ -1,0 +1,32 @@
+"""Shared fixtures. `demo_root` is built once per test session: treat it as read-only and use
+`demo_copy` for tests that modify a root."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    from uirbench.data.build import build
+
+    root = tmp_path_factory.mktemp("demo") / "root"
+    build(root=root, preset="demo", workers=2)
+    return root
+
+
+@pytest.fixture
+def demo_copy(demo_root, tmp_path) -> Path:
+    dest = tmp_path / "root"
+    shutil.copytree(demo_root, dest)
+    return dest
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "SHA256SUMS").is_file():
+        pytest.skip(f"real upstream mirror not present at {SHARED_DATA}")
+    return SHARED_DATA
