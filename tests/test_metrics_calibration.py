@@ -127,3 +127,25 @@ def test_cbsd68_sigma50_matches_reference(profile_name):
         want = ref_scores(lq, gt, prof.crop_border, y=profile_name == "y")
         assert abs(got["psnr"] - want[0]) < 1e-4, f.name
         assert abs(got["ssim"] - want[1]) < 1e-5, f.name
+
+
+def test_float_and_uint8_paths_agree_and_unrounded_y_matches_reference():
+    from uirbench.evaluate.metrics import psnr, ssim
+
+    gt = photos()[1][1]
+    out = degrade(gt, "noise50", seed=3)
+    assert ssim(out, gt) == pytest.approx(ssim(out.astype(np.float64), gt.astype(float)), abs=1e-12)
+    # BasicSR-style unrounded Y (profile option y_round: false) on the float path.
+    base = get_profile("y")
+    prof = type(base)(**{**base.__dict__, "y_round": False})
+    got = score_pair(out, gt, prof)
+
+    def y(rgb):
+        r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+        return 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+
+    assert got["ssim"] == pytest.approx(ref_ssim_channel(y(out), y(gt)), abs=1e-5)
+    assert got["psnr"] == pytest.approx(
+        10 * np.log10(255**2 / np.mean((y(out) - y(gt)) ** 2)), abs=1e-4
+    )
+    assert psnr(out, gt) != got["psnr"]

@@ -15,8 +15,7 @@ def psnr(pred: np.ndarray, target: np.ndarray) -> float:
     if pred.shape != target.shape:
         raise ValueError(f"psnr: shapes differ: {pred.shape} vs {target.shape}")
     diff = pred.astype(np.float64) - target.astype(np.float64)
-    flat = diff.ravel()
-    mse = float(flat @ flat) / flat.size
+    mse = float(np.mean(np.square(diff)))
     if mse == 0.0:
         return float("inf")
     return 10.0 * np.log10(PEAK * PEAK / mse)
