@@ -125,22 +125,29 @@ def _run_parallel(
     workers: int,
     on_row: Callable[[PairJob, dict[str, Any]], None],
 ) -> None:
-    if workers <= 1:
+    """Run the jobs grouped by shared GT (decoded once per group), in order of first key."""
+    groups: dict[tuple[Any, ...], list[PairJob]] = {}
+    for job in todo:
+        groups.setdefault(jobs_mod.gt_identity(job), []).append(job)
+    work = list(groups.values())
+    if workers <= 1 or len(work) <= 1:
         jobs_mod.init_worker(plan.context)
-        for job in todo:
-            on_row(job, jobs_mod.run_job(job, str(root)))
+        for group in work:
+            for job, row in zip(group, jobs_mod.run_group(group, str(root)), strict=True):
+                on_row(job, row)
         return
     # spawn, not fork: a fork after OpenCV has started its thread pool can deadlock the child.
     ctx = mp.get_context("spawn")
-    chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
+    chunk = max(1, min(8, len(work) // (workers * 8)))
     with ctx.Pool(workers, initializer=jobs_mod.init_worker, initargs=(plan.context,)) as pool:
-        it = pool.imap(_run_star, [(job, str(root)) for job in todo], chunksize=chunk)
-        for job, row in zip(todo, it, strict=True):
-            on_row(job, row)
+        results = pool.imap(_run_star, [(g, str(root)) for g in work], chunksize=chunk)
+        for group, rows in zip(work, results, strict=True):
+            for job, row in zip(group, rows, strict=True):
+                on_row(job, row)
 
 
-def _run_star(args: tuple[PairJob, str]) -> dict[str, Any]:
-    return jobs_mod.run_job(*args)
+def _run_star(args: tuple[list[PairJob], str]) -> list[dict[str, Any]]:
+    return jobs_mod.run_group(*args)
 
 
 def build(

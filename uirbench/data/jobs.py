@@ -20,7 +20,7 @@ import numpy as np
 from uirbench.data.layout import pair_relpaths, sample_key
 from uirbench.data.synth import apply
 from uirbench.errors import UirbenchError
-from uirbench.io import atomic_write_bytes, decode_image, encode_png, sha256_bytes
+from uirbench.io import atomic_write_bytes, decode_image, encode_png, is_rgb8_png, sha256_bytes
 from uirbench.tasks import get_task
 
 
@@ -71,27 +71,39 @@ def _read_source(path: str) -> tuple[bytes, np.ndarray]:
     return data, decode_image(data, path)
 
 
-def _png_bytes(data: bytes | None, rgb: np.ndarray) -> bytes:
-    """Reuse upstream PNG bytes when they already hold 8-bit RGB (exact, and no re-encode)."""
-    if data is not None and data[:8] == b"\x89PNG\r\n\x1a\n":
-        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if raw is not None and raw.dtype == np.uint8 and raw.ndim == 3 and raw.shape[2] == 3:
-            return data
-    return encode_png(rgb)
+def _as_png(raw: bytes, rgb: np.ndarray) -> bytes:
+    """Upstream bytes when they already are an 8-bit RGB PNG (exact, no re-encode), else encode."""
+    return raw if is_rgb8_png(raw) else encode_png(rgb)
+
+
+def gt_identity(job: PairJob) -> tuple[Any, ...]:
+    """Jobs with equal identity share one GT image (e.g. noisy and jpeg of one photo)."""
+    return (job.gt_file, job.source_image, job.gt_crop)
+
+
+def _load_gt(job: PairJob) -> tuple[np.ndarray, bytes]:
+    if job.gt_crop is not None:
+        x, y, s = job.gt_crop
+        gt = np.ascontiguousarray(_CONTEXT["photos"][job.source_image][y : y + s, x : x + s])
+        return gt, encode_png(gt)
+    assert job.gt_file is not None
+    raw, gt = _read_source(job.gt_file)
+    return gt, _as_png(raw, gt)
+
+
+def run_group(jobs: list[PairJob], root: str) -> list[dict[str, Any]]:
+    """Execute jobs that share one GT (see :func:`gt_identity`), decoding it only once."""
+    gt, gt_data = _load_gt(jobs[0])
+    return [_run(job, root, gt, gt_data) for job in jobs]
 
 
 def run_job(job: PairJob, root: str) -> dict[str, Any]:
     """Execute one job under ``root``; return its index row (without caption)."""
-    task = get_task(job.task)
-    if job.gt_crop is not None:
-        x, y, s = job.gt_crop
-        gt = np.ascontiguousarray(_CONTEXT["photos"][job.source_image][y : y + s, x : x + s])
-        gt_data = encode_png(gt)
-    else:
-        assert job.gt_file is not None
-        raw, gt = _read_source(job.gt_file)
-        gt_data = _png_bytes(raw, gt)
+    return run_group([job], root)[0]
 
+
+def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes) -> dict[str, Any]:
+    task = get_task(job.task)
     if job.synth == "paired":
         if job.lq_file is None:
             raise ValueError(f"{job.key}: a paired job needs an LQ file")
@@ -101,7 +113,7 @@ def run_job(job: PairJob, root: str) -> dict[str, Any]:
                 f"size mismatch in pair {job.key}: LQ {job.lq_file} is {lq.shape[1]}x{lq.shape[0]}"
                 f", GT {job.gt_file} is {gt.shape[1]}x{gt.shape[0]}"
             )
-        lq_data = _png_bytes(raw_lq, lq)
+        lq_data = _as_png(raw_lq, lq)
         used: dict[str, Any] = {}
     else:
         extra: dict[str, Any] = {}
@@ -112,8 +124,9 @@ def run_job(job: PairJob, root: str) -> dict[str, Any]:
         lq_data = encode_png(lq)
 
     lq_rel, gt_rel = pair_relpaths(job.split, task, job.stem)
-    atomic_write_bytes(Path(root) / gt_rel, gt_data)
-    atomic_write_bytes(Path(root) / lq_rel, lq_data)
+    # Not fsynced: a resumed build re-verifies every file by hash before trusting it.
+    atomic_write_bytes(Path(root) / gt_rel, gt_data, durable=False)
+    atomic_write_bytes(Path(root) / lq_rel, lq_data, durable=False)
     return {
         "key": job.key,
         "split": job.split,

@@ -1,0 +1,139 @@
+"""Throughput and memory of build-data's synthesis path (noisy + jpeg + inpainting).
+
+Compares, on the same clean images (CBSD68 from a mirror folder, or packaged photos):
+  plain loop   read GT, degrade in float64, cv2.imwrite the LQ, one process (the official
+               scripts' way; noise then JPEG then inpainting, each its own pass)
+  codec floor  read GT + write one LQ PNG per pair, nothing else, one process
+  uirbench     the real builder (`build(from_dir=...)`) with 1 and 2 workers: index, hashes,
+               shards and GT copies included
+and the builder's peak RSS (largest process) at two dataset sizes.
+
+  python benchmarks/build_data.py --images ../shared/data/CBSD68
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+TASKS = "noisy,jpeg,inpainting"
+
+
+def plain_loop(images: list[Path], out: Path) -> float:
+    """The official scripts' way, one process, float64 arithmetic, cv2 defaults."""
+    from uirbench.data.synth.masks import procedural_thin_masks
+
+    masks, _ = procedural_thin_masks()
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    for i, path in enumerate(images):
+        gt = cv2.imread(str(path))
+        x = gt.astype(np.float64) / 255.0
+        noisy = np.clip(x + np.random.randn(*x.shape) * 50 / 255, 0, 1)
+        cv2.imwrite(str(out / f"n{i}.png"), (noisy * 255).astype(np.uint8))
+        _ok, buf = cv2.imencode(".jpg", gt, [cv2.IMWRITE_JPEG_QUALITY, 10])
+        cv2.imwrite(str(out / f"j{i}.png"), cv2.imdecode(buf, cv2.IMREAD_COLOR))
+        m = cv2.resize(masks[i % len(masks)], (gt.shape[1], gt.shape[0]), cv2.INTER_AREA)
+        m = (m.astype(np.float64) / 255.0)[:, :, None]
+        cv2.imwrite(str(out / f"i{i}.png"), (x * m + (1 - m)) * 255)
+    return 3 * len(images) / (time.perf_counter() - t)
+
+
+def codec_floor(images: list[Path], out: Path) -> float:
+    """Read the GT and write one PNG per pair: the least any builder must do."""
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    for i, path in enumerate(images):
+        for task in range(3):
+            gt = cv2.imread(str(path))
+            cv2.imwrite(str(out / f"{task}-{i}.png"), gt)
+    return 3 * len(images) / (time.perf_counter() - t)
+
+
+def run_builder(photos: Path, root: Path, workers: int) -> tuple[float, float, int]:
+    """Build in a fresh process; returns (pairs/s, wall s, peak RSS in MiB of any process)."""
+    code = (
+        "import json,sys\n"
+        "from uirbench.data.build import build\n"
+        f"r = build(root={str(root)!r}, from_dir={str(photos)!r}, tasks={TASKS!r}, "
+        f"splits='val', workers={workers})\n"
+        "print(json.dumps({'pairs': r.built, 'seconds': r.seconds}))\n"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = max(peak_kib, before) / 1024
+    return res["pairs"] / res["seconds"], res["seconds"], int(peak)
+
+
+def packaged_images(folder: Path) -> list[Path]:
+    import skimage.data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina"]:
+        img = getattr(skimage.data, name)()
+        p = folder / f"{name}.png"
+        cv2.imwrite(str(p), img[:, :, ::-1])
+        paths.append(p)
+    return paths
+
+
+def replicate(images: list[Path], folder: Path, times: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(times):
+        for p in images:
+            shutil.copy(p, folder / f"{p.stem}-r{k}{p.suffix}")
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--images", type=Path, help="folder of clean PNGs (default: packaged photos)")
+    ap.add_argument("--repeats", type=int, default=2, help="best of N for each timing")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.images:
+            images = sorted(args.images.glob("*.png"))
+            photos = args.images
+        else:
+            photos = tmp / "photos"
+            images = packaged_images(photos)
+        print(f"images: {len(images)} from {photos}, pairs per run: {3 * len(images)} ({TASKS})")
+        print(f"machine: {os.cpu_count()} cores, cv2 {cv2.__version__}, numpy {np.__version__}")
+        best = lambda f: max(f() for _ in range(args.repeats))  # noqa: E731
+        loop = best(lambda: plain_loop(images, tmp / f"loop{time.time_ns()}"))
+        floor = best(lambda: codec_floor(images, tmp / f"floor{time.time_ns()}"))
+        print(f"plain loop (float64, 1 process):   {loop:7.1f} pairs/s")
+        print(f"codec floor (read + write PNG):     {floor:7.1f} pairs/s")
+        for workers in (1, 2):
+            rate = best(lambda w=workers: run_builder(photos, tmp / f"b{time.time_ns()}", w)[0])
+            print(
+                f"uirbench build, {workers} worker(s):        {rate:7.1f} pairs/s  "
+                f"= {rate / loop:.2f}x plain loop, {rate / (workers * floor):.0%} of "
+                f"{workers}x codec floor"
+            )
+        for times in (1, 4):
+            folder = replicate(images, tmp / f"rep{times}", times)
+            _, secs, peak = run_builder(folder, tmp / f"rss{times}", 2)
+            print(
+                f"peak RSS, {3 * len(images) * times:5d} pairs, 2 workers: {peak} MiB "
+                f"(largest process; {secs:.1f} s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
