@@ -140,12 +140,16 @@ def test_fid_real_code_path_with_random_weights(torch_home, tmp_path, monkeypatc
     # (64-d) to keep this CPU test short; the 2048-d path differs only in depth.
     base = get_profile("daclip")
     prof = type(base)(**{**base.__dict__, "pyiqa": {"fid": {**base.pyiqa["fid"], "dims": 64}}})
-    lq = run(root=root, outputs=outs, out=tmp_path / "lq", metrics="fid", workers=0, profile=prof)
+    cache = tmp_path / "features"
+    kw = {"metrics": "fid", "workers": 0, "profile": prof, "feature_cache": cache}
+    lq = run(root=root, outputs=outs, out=tmp_path / "lq", **kw)
+    assert lq["fid_feature_cache"]["misses"] == 5 and lq["fid_feature_cache"]["hits"] == 0
     for task in ("noisy", "jpeg"):  # outputs identical to GT: FID 0
         for stem in {"noisy": ["no00", "no01", "no02"], "jpeg": ["jp00", "jp01"]}[task]:
             folder = "noisy" if task == "noisy" else "jpeg-compressed"
             shutil.copy(root / f"val/{folder}/GT/{stem}.png", outs / task / f"{stem}.png")
-    gt = run(root=root, outputs=outs, out=tmp_path / "gt", metrics="fid", workers=0, profile=prof)
+    gt = run(root=root, outputs=outs, out=tmp_path / "gt", **kw)
+    assert gt["fid_feature_cache"]["hits"] == 5  # GT features were not computed again
     for task in ("noisy", "jpeg"):
         assert lq["per_task"][task]["fid"] > 0
         assert abs(gt["per_task"][task]["fid"]) < 1e-6 * lq["per_task"][task]["fid"]

@@ -35,6 +35,11 @@ def evaluate(
     batch_size: int = typer.Option(8, help="Images per device batch."),
     workers: int = typer.Option(2, help="Decoding worker processes (0: decode inline)."),
     save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
+    feature_cache: str | None = typer.Option(
+        None,
+        help="Folder caching GT features for FID (default ~/.cache/uirbench/features; "
+        "'off' disables).",
+    ),
 ) -> None:
     """Score restored images against the val GT; write per-image and per-task tables."""
     from rich.console import Console
@@ -55,6 +60,7 @@ def evaluate(
         workers=workers,
         save_images=save_images,
         name=name,
+        feature_cache=feature_cache,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

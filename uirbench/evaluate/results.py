@@ -106,6 +106,7 @@ def write_results(
     metric_opts: dict[str, Any],
     tasks: list[str],
     name: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the four result files into ``out``; return the results dict."""
     out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +154,7 @@ def write_results(
         },
         "fid_samples": fid or {},
         "warnings": warnings,
+        **(extra or {}),
         "files": {
             "per_image": "per_image.csv",
             "per_task_csv": "per_task.csv",

@@ -167,11 +167,13 @@ def run(
     threads: int = 0,
     save_images: bool = False,
     name: str | None = None,
+    feature_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``.
 
     Writes ``per_image.csv``, ``per_task.csv``, ``per_task.md`` and ``results.json`` into ``out``
-    and returns the results dict (the JSON's content).
+    and returns the results dict (the JSON's content). GT features for FID are cached under
+    ``feature_cache`` (default ``~/.cache/uirbench/features``; ``"off"`` disables it).
     """
     from uirbench.evaluate import results as res
 
@@ -184,6 +186,7 @@ def run(
 
     fr_metrics: dict[str, Any] = {}
     fid = None
+    fid_cache = None
     for m in names:
         if m in OWN:
             continue
@@ -191,6 +194,12 @@ def run(
             from uirbench.evaluate.metrics.pyiqa_metric import FidFeatures
 
             fid = FidFeatures(prof.pyiqa.get("fid"), device=device)
+            if feature_cache != "off":
+                from uirbench.evaluate.feature_cache import FeatureCache, default_cache_dir
+
+                fid_cache = FeatureCache(
+                    feature_cache or default_cache_dir(), {"fid": fid.opts, **fid.weights_id}
+                )
         else:
             from uirbench.evaluate.metrics.pyiqa_metric import PyiqaFullReference
 
@@ -226,13 +235,23 @@ def run(
 
     fid_batch: list[_Item] = []
 
+    gt_sha = dict(zip(rows["key"], rows["gt_sha256"], strict=True))
+
     def flush_fid() -> None:
-        # Features now, images dropped: memory stays flat on large val sets. Each GT is
-        # featurised exactly once per run.
-        fo, fg = fid([it.output for it in fid_batch]), fid([it.gt for it in fid_batch])
+        # Features now, images dropped: memory stays flat on large val sets. GT features come
+        # from the cache when an earlier run (of any model) computed them.
+        fo = fid([it.output for it in fid_batch])
+        fg = [fid_cache.get(gt_sha.get(it.key)) if fid_cache else None for it in fid_batch]
+        todo = [j for j, f in enumerate(fg) if f is None]
+        if todo:
+            new = fid([fid_batch[j].gt for j in todo])
+            for k, j in enumerate(todo):
+                fg[j] = new[k]
+                if fid_cache:
+                    fid_cache.put(gt_sha.get(fid_batch[j].key), new[k])
         for j, it in enumerate(fid_batch):
             fid_out.setdefault(it.task, []).append(fo[j : j + 1])
-            fid_gt.setdefault(it.task, []).append(fg[j : j + 1])
+            fid_gt.setdefault(it.task, []).append(np.asarray(fg[j]).reshape(1, -1))
         fid_batch.clear()
 
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
@@ -292,4 +311,13 @@ def run(
         metric_opts=metric_opts,
         tasks=[t.id for t in parse_tasks(tasks)],
         name=name,
+        extra={
+            "fid_feature_cache": {
+                "dir": str(fid_cache.dir),
+                "hits": fid_cache.hits,
+                "misses": fid_cache.misses,
+            }
+        }
+        if fid_cache
+        else None,
     )

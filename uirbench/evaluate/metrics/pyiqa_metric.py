@@ -169,6 +169,12 @@ class FidFeatures:
                 f"backbone (as pytorch-fid); profile options {self.opts} ask for something else"
             )
         files = check_weights("fid", self.opts)
+        # What identifies the network for feature caching: the weight file's name, size, mtime.
+        self.weights_id = {
+            "weights": [
+                (f.path.name, f.path.stat().st_size, f.path.stat().st_mtime_ns) for f in files
+            ]
+        }
         dims = int(self.opts["dims"])
         block = InceptionV3.BLOCK_INDEX_BY_DIM[dims]
         with _fid_weights_from(files[0].path) if files else contextlib.nullcontext():
