@@ -119,10 +119,18 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
 
     Conversions: greyscale is replicated to three channels; an alpha channel is dropped
     (composited on nothing: alpha is ignored); 16-bit images are refused, since rescaling them
-    silently would change every score computed from them.
+    silently would change every score computed from them. Truncated files are refused (PNG by
+    libpng's checks, JPEG by its missing end marker); corrupted JPEG entropy data cannot be
+    detected (JPEG has no checksum).
     """
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file (0 bytes); re-download or regenerate it")
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        # libjpeg decodes a cut-off JPEG with a grey bottom and only a warning: refuse it, or a
+        # half-missing image would be scored silently.
+        raise ImageReadError(
+            f"{name}: truncated JPEG (no end-of-image marker); re-download or regenerate it"
+        )
     arr = np.frombuffer(data, dtype=np.uint8)
     img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
     if img is None:
