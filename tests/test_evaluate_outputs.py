@@ -162,6 +162,7 @@ def test_identity_model_equals_lq_folder_and_saves_images(root, tmp_path):
     saved = read_image(tmp_path / "b" / "images" / "noisy" / "no02.png")
     assert np.array_equal(saved, read_image(root / "val/noisy/LQ/no02.png"))
     assert b["source"]["model"] == "identity"
+    assert b["seed"] == 0 and "seed" not in a
 
 
 def test_tasks_filter_and_unknown_metric(root, tmp_path):

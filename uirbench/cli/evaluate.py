@@ -35,6 +35,7 @@ def evaluate(
     batch_size: int = typer.Option(8, help="Images per device batch."),
     workers: int = typer.Option(2, help="Decoding worker processes (0: decode inline)."),
     save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
+    seed: int = typer.Option(0, help="Torch seed before running --model (stochastic samplers)."),
     feature_cache: str | None = typer.Option(
         None,
         help="Folder caching GT features for FID (default ~/.cache/uirbench/features; "
@@ -61,6 +62,7 @@ def evaluate(
         save_images=save_images,
         name=name,
         feature_cache=feature_cache,
+        seed=seed,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

@@ -71,6 +71,11 @@ class _PairFiles:
         return read_image(a), read_image(b)
 
 
+def _as_is(x: Any) -> Any:
+    """Module-level (picklable under the spawn start method): keep numpy arrays as they are."""
+    return x
+
+
 def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     if workers <= 0:
         for a, b in pairs:
@@ -82,7 +87,7 @@ def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.nda
         _PairFiles(pairs),
         batch_size=None,
         num_workers=workers,
-        collate_fn=lambda x: x,
+        collate_fn=_as_is,
         prefetch_factor=4,
         persistent_workers=False,
     )
@@ -168,6 +173,7 @@ def run(
     save_images: bool = False,
     name: str | None = None,
     feature_cache: str | Path | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``.
 
@@ -207,8 +213,11 @@ def run(
 
     restorer = None
     if model is not None:
+        import torch
+
         from uirbench.models.registry import build_restorer
 
+        torch.manual_seed(seed)  # stochastic samplers (IR-SDE) give the same outputs per seed
         restorer = build_restorer(model, weights=weights, device=device)
         save_dir = out / "images" if save_images else None
         items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)
@@ -294,6 +303,13 @@ def run(
             a, b = np.concatenate(fid_out[task]), np.concatenate(fid_gt[task])
             fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}
 
+    extra: dict[str, Any] = {"seed": seed} if model is not None else {}
+    if fid_cache:
+        extra["fid_feature_cache"] = {
+            "dir": str(fid_cache.dir),
+            "hits": fid_cache.hits,
+            "misses": fid_cache.misses,
+        }
     metric_opts = {m: v.opts for m, v in fr_metrics.items()}
     if fid is not None:
         metric_opts["fid"] = fid.opts
@@ -311,13 +327,5 @@ def run(
         metric_opts=metric_opts,
         tasks=[t.id for t in parse_tasks(tasks)],
         name=name,
-        extra={
-            "fid_feature_cache": {
-                "dir": str(fid_cache.dir),
-                "hits": fid_cache.hits,
-                "misses": fid_cache.misses,
-            }
-        }
-        if fid_cache
-        else None,
+        extra=extra,
     )
