@@ -257,3 +257,35 @@ def test_cli_build_and_verify(tmp_path):
     )
     assert err.returncode == 2 and "unknown task 'nope'" in err.stderr
     assert "Traceback" not in err.stderr
+
+
+def test_daclip_val_preset_copies_the_official_pairs(tmp_path):
+    import zipfile
+
+    import cv2
+
+    rng = np.random.default_rng(0)
+    zpath = tmp_path / "raw" / "daclip_val" / "daclip_val.zip"
+    zpath.parent.mkdir(parents=True)
+    with zipfile.ZipFile(zpath, "w") as z:
+        for task in ("noisy", "inpainting"):
+            folder = get_task(task).folder
+            for name in ("a1", "b2"):
+                img = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+                for side in ("LQ", "GT"):
+                    z.writestr(f"val/{folder}/{side}/{name}.png", cv2.imencode(".png", img)[1])
+    with pytest.raises(UirbenchError, match="--splits val"):
+        build(root=tmp_path / "root", preset="daclip-val", raw_root=tmp_path / "raw")
+    build(
+        root=tmp_path / "root",
+        preset="daclip-val",
+        tasks="noisy,inpainting",
+        splits="val",
+        raw_root=tmp_path / "raw",
+    )
+    idx = read_index(tmp_path / "root")
+    assert len(idx) == 4 and set(idx.synth) == {"paired"}
+    with zipfile.ZipFile(zpath) as z:
+        original = z.read("val/uncompleted/LQ/b2.png")
+    row = idx[(idx.task == "inpainting") & (idx.stem == "b2")].iloc[0]
+    assert (tmp_path / "root" / row.lq_path).read_bytes() == original

@@ -15,7 +15,8 @@ def build_data(
         None,
         "--preset",
         help="demo: offline, from photos shipped in packages (seconds). "
-        "uir10: the paper's benchmark from the upstream datasets (see docs/datasets.md).",
+        "uir10: the paper's benchmark from the upstream datasets (see docs/datasets.md). "
+        "daclip-val: the official validation zip, the paper's exact test pairs (--splits val).",
     ),
     from_dir: Path | None = typer.Option(
         None, "--from", help="A folder of your own clean photos: all ten degradations synthesised."

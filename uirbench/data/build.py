@@ -32,7 +32,7 @@ from uirbench.errors import UirbenchError
 from uirbench.io import remove_stale_temporaries, sha256_file
 from uirbench.tasks import Task, parse_tasks
 
-PRESETS = ("demo", "uir10")
+PRESETS = ("demo", "uir10", "daclip-val")
 
 
 @dataclass
@@ -73,7 +73,7 @@ def make_plan(
     val_fraction: float = 0.2,
 ) -> Plan:
     if (preset is None) == (from_dir is None):
-        raise UirbenchError("give exactly one of --preset (demo, uir10) or --from DIR")
+        raise UirbenchError(f"give exactly one of --preset ({', '.join(PRESETS)}) or --from DIR")
     if from_dir is not None:
         return plan_folder(Path(from_dir), tasks, splits, seed, val_fraction)
     if preset == "demo":
@@ -82,6 +82,10 @@ def make_plan(
         from uirbench.data.uir10 import plan_uir10
 
         return plan_uir10(tasks, splits, seed, raw_root, mirror)
+    if preset == "daclip-val":
+        from uirbench.data.uir10 import plan_daclip_val
+
+        return plan_daclip_val(tasks, splits, raw_root, mirror)
     raise UirbenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 

@@ -14,6 +14,7 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.plan import Plan
 from uirbench.data.synth import pair_seed
 from uirbench.data.synth.masks import load_mask_files
+from uirbench.errors import UirbenchError
 from uirbench.tasks import Task
 
 
@@ -50,4 +51,36 @@ def plan_uir10(
                         mask_bank=bank,
                     )
                 )
+    return plan
+
+
+def plan_daclip_val(
+    tasks: Sequence[Task], splits: Sequence[str], raw_root: Path, mirror: str | Path | None
+) -> Plan:
+    """The official validation zip (``--preset daclip-val``): the paper's exact test pairs.
+
+    The only way to score on the very LQ images the paper used (its noisy and JPEG LQ were made
+    unseeded). Validation only; pairs are copied as they are (PNG bytes kept).
+    """
+    from uirbench.data.fetch import ensure_source
+    from uirbench.data.sources import get_adapter
+
+    if list(splits) != ["val"]:
+        raise UirbenchError("--preset daclip-val holds validation sets only: use --splits val")
+    src_dir = ensure_source("daclip_val", raw_root, mirror)
+    adapter = get_adapter("daclip_val")
+    plan = Plan(jobs=[])
+    for task in tasks:
+        for pair in adapter(src_dir, "val", task=task.id):
+            plan.jobs.append(
+                PairJob(
+                    split="val",
+                    task=task.id,
+                    stem=pair.stem,
+                    source="daclip_val",
+                    source_image=pair.source_image,
+                    gt_file=str(pair.gt),
+                    lq_file=str(pair.lq),
+                )
+            )
     return plan
