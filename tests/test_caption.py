@@ -382,3 +382,18 @@ def test_torchrun_two_ranks_caption_each_gt_exactly_once(root: Path, tiny_blip: 
     assert sorted(all_sha) == sorted(index["gt_sha256"].unique())  # no gap, no overlap
     assert [len(r) for r in per_rank] == [3, 3]
     check_outputs(root)
+
+
+@pytest.mark.slow
+def test_demo_root_sidecar_fills_every_caption(tmp_path: Path) -> None:
+    """The embedded demo's source photos all have hand-written captions; outputs agree."""
+    build = pytest.importorskip("uirbench.data.build").build
+    root = tmp_path / "demo"
+    build(root, preset="demo", tasks="noisy,jpeg", workers=1)
+    result = caption_root(root, build_captioner("sidecar"), progress=False)
+    index = check_outputs(root)
+    assert result.captioned == index["gt_sha256"].nunique() < len(index)  # shared GTs: once each
+    from uirbench.caption.backends.sidecar import DEMO_CAPTIONS, load_sidecar
+
+    table = load_sidecar(DEMO_CAPTIONS)
+    assert all(index["caption"] == [table[s] for s in index["source_image"]])

@@ -1,10 +1,11 @@
 """``lavis`` backend: the LAVIS ``blip_caption`` models (``large_coco`` by default).
 
-LAVIS 1.0.2 pins transformers<4.27, timm 0.4.12 and numpy<2, which conflict with the main
-environment, so it lives in its own venv (``pip install 'uirbench[lavis]'``; see
-docs/captions.md and scripts/test_lavis.sh). It is imported only when this backend is chosen.
-LAVIS generates with its own defaults (beam search, prompt "a picture of "); here beams=3,
-``max_length=32`` and ``min_length=5`` are passed explicitly and recorded in the fingerprint.
+LAVIS 1.0.2 pins transformers<4.27, timm 0.4.12 and opencv 4.5.5 (built for numpy<2), which
+conflict with the main environment, so it lives in its own venv (``pip install 'uirbench[lavis]'
+'numpy<2'``; scripts/test_lavis.sh makes one and tests it). It is imported only when chosen.
+LAVIS decodes after its prompt "a picture of " with beam search by default; here the settings are
+explicit and recorded in the fingerprint: 3 beams, at most ``max_new_tokens`` (32) tokens after
+the prompt (LAVIS's ``max_length`` counts the prompt, so the prompt length is added), at least 5.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def import_lavis():  # type: ignore[no-untyped-def]
         raise UirbenchError(
             f"--backend lavis needs LAVIS ({exc}). It pins transformers<4.27 and numpy<2, so "
             "install it in its own environment: `bash scripts/test_lavis.sh` creates one "
-            "(.venv-lavis) with `pip install -e '.[lavis]'`; run `uirbench caption` from there."
+            "(~/.cache/uirbench/venv-lavis) with `pip install -e '.[lavis]' 'numpy<2'`; run "
+            "`uirbench caption --backend lavis` from there (see docs/captions.md)."
         ) from exc
     return load_model_and_preprocess
 
@@ -63,10 +65,15 @@ class LavisBlip:
         )
         self.vis = vis["eval"]
         self.batch_size = batch_size
-        self.gen = dict(num_beams=num_beams, max_length=max_new_tokens, min_length=min_length)
+        prompt = int(getattr(self.model, "prompt_length", 0))
+        self.gen = dict(
+            num_beams=num_beams,
+            max_length=max_new_tokens + prompt,
+            min_length=min_length + prompt,
+        )
         self.fingerprint = (
-            f"lavis:blip_caption/{model}:beams={num_beams}:max_length={max_new_tokens}"
-            f":min_length={min_length}"
+            f"lavis:blip_caption/{model}:beams={num_beams}:max_new_tokens={max_new_tokens}"
+            f":min_new_tokens={min_length}"
         )
 
     def caption(self, items: Sequence[Item], images: Sequence[np.ndarray] | None) -> list[str]:
