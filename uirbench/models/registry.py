@@ -38,6 +38,21 @@ def _identity(weights: str | None = None, device: str = "cpu", **_: Any) -> Rest
 BUILDERS: dict[str, Callable[..., Restorer]] = {"identity": _identity}
 
 
+def _restoration_model(name: str) -> Callable[..., Restorer]:
+    """IR-SDE / NAFNet models live in uirbench.restore (imported on use: it needs torch nets)."""
+
+    def make(weights: str | None = None, device: str = "cpu", **kw: Any) -> Restorer:
+        from uirbench.restore import build
+
+        return build(name, weights=weights, device=device, **kw)
+
+    return make
+
+
+for _name in ("ours", "irsde", "nafnet", "nafnet-daclip"):
+    BUILDERS[_name] = _restoration_model(_name)
+
+
 def register(name: str, builder: Callable[..., Restorer]) -> None:
     BUILDERS[name] = builder
 

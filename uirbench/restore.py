@@ -1,0 +1,571 @@
+"""Restoration models as ready-to-run :class:`Restorer` objects, and restoring a user's images.
+
+One entry point per concern:
+
+* :func:`build_model` / :func:`build` - a network from a packaged config (``irsde_daclip``,
+  ``nafnet_tiny``, ...) with weights from a file or the zoo, wrapped with its sampler and
+  DA-CLIP conditioning into a :class:`ModelRestorer`;
+* :class:`DaclipContext` - DA-CLIP embeddings of LQ images (224 bicubic, OpenAI mean/std, as the
+  official data loader) and the predicted degradation;
+* :func:`tiled` - run any image-to-image function over overlapping tiles and blend them, so
+  images of any size fit in memory; IR-SDE is tiled per sampling step (the SDE update and its
+  noise are applied to the whole image, only the network runs per tile);
+* :func:`restore_paths` - what ``uirbench restore`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from uirbench.errors import UirbenchError
+from uirbench.models.registry import Restorer
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# Images above this many pixels are restored in tiles unless told otherwise (the IR-SDE bottom
+# level has full self-attention: cost grows with the square of the pixel count).
+AUTO_TILE_PIXELS = 1024 * 1024
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 64
+
+# Default config per registered model name (the paper sizes).
+MODEL_CONFIGS = {
+    "ours": "irsde_daclip",
+    "irsde": "irsde",
+    "nafnet": "nafnet",
+    "nafnet-daclip": "nafnet_daclip",
+}
+
+
+# ------------------------------------------------------------------------------------- configs
+def load_model_config(config: str | Path | dict) -> dict[str, Any]:
+    """A model config: a dict, a packaged name (``irsde_daclip_tiny``) or a JSON path."""
+    if isinstance(config, dict):
+        return config
+    from uirbench.models.irsde.unet import load_config
+
+    path = Path(config)
+    if path.suffix == ".json" and path.exists():
+        return json.loads(path.read_text())
+    try:
+        return load_config(str(config))
+    except FileNotFoundError:
+        raise UirbenchError(
+            f"unknown model config {config!r}: give a name from uirbench/models/configs/ "
+            "(irsde, irsde_daclip, irsde_tiny, irsde_daclip_tiny, nafnet, nafnet_daclip, "
+            "nafnet_tiny, nafnet_daclip_tiny) or a path to a JSON file"
+        ) from None
+
+
+def build_network(cfg: dict[str, Any]) -> torch.nn.Module:
+    """The bare network of a model config (random init)."""
+    if cfg["arch"] == "irsde":
+        from uirbench.models.irsde.unet import ConditionalUNet
+
+        return ConditionalUNet(**cfg["net"])
+    if cfg["arch"] == "nafnet":
+        from uirbench.models.nafnet import NAFNet
+
+        return NAFNet(**cfg["net"])
+    raise UirbenchError(f"model config has unknown arch {cfg['arch']!r}; use 'irsde' or 'nafnet'")
+
+
+def pad_multiple(cfg: dict[str, Any]) -> int:
+    """Side multiple the network pads to; tiles are multiples of it so no tile is padded."""
+    if cfg["arch"] == "irsde":
+        return 2 ** len(cfg["net"]["ch_mult"])
+    return 2 ** len(cfg["net"]["enc_blk_nums"])
+
+
+def uses_daclip(cfg: dict[str, Any]) -> bool:
+    net = cfg["net"]
+    if cfg["arch"] == "irsde":
+        return bool(net.get("context_dim")) and bool(
+            net.get("use_degra_context") or net.get("use_image_context")
+        )
+    return bool(net.get("context_dim"))
+
+
+# ------------------------------------------------------------------------------------- weights
+def network_state_from_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Weights of a network from an official ``.pth`` or a uirbench checkpoint.
+
+    uirbench training checkpoints hold ``net.*`` and ``ema.*`` (+ optimizer) tensors; the EMA
+    weights are used when present (the official code also evaluates its EMA). Official files are
+    plain state dicts, possibly with DDP's ``module.`` prefix. Returns (state, meta).
+    """
+    from uirbench.train.checkpoint import load_checkpoint, load_tensor_file
+
+    path = Path(path)
+    if path.suffix in (".safetensors", ".json"):
+        tensors, meta = load_checkpoint(path)
+    else:
+        tensors, meta = load_tensor_file(path), {}
+    for prefix in ("ema.", "net."):
+        picked = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if picked:
+            return picked, meta
+    return {k.removeprefix("module."): v for k, v in tensors.items()}, meta
+
+
+def load_network_weights(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str):
+    """Strict load with a message that names the file and the mismatching keys."""
+    own = net.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise UirbenchError(
+            f"weights {source} do not fit the model config: {len(missing)} missing keys "
+            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}); "
+            "pick the config the weights were trained with (--config)"
+        )
+    bad = [k for k in own if own[k].shape != state[k].shape]
+    if bad:
+        raise UirbenchError(
+            f"weights {source}: shape mismatch for {bad[:3]} "
+            f"(model {tuple(own[bad[0]].shape)}, file {tuple(state[bad[0]].shape)}); "
+            "pick the config the weights were trained with (--config)"
+        )
+    net.load_state_dict(state, strict=True)
+
+
+# ------------------------------------------------------------------------------------- DA-CLIP
+class DaclipContext:
+    """DA-CLIP conditioning of LQ images: (content, degradation) embeddings and the predicted
+    degradation type.
+
+    ``model`` is a :class:`uirbench.models.daclip.DaCLIP` (anything with
+    ``encode_image(x, control=True) -> (content, degradation)`` and ``encode_text``), or any object
+    with ``encode(x224) -> (content, degradation)`` taking preprocessed images.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        image_size: int | None = None,
+        degradations: Sequence[str] | None = None,
+        tokenizer: Callable | None = None,
+    ) -> None:
+        self.model = model
+        size = image_size or _visual_size(model) or 224
+        self.image_size = int(size)
+        if degradations is None:
+            from uirbench.tasks import TASKS
+
+            degradations = [t.degradation for t in TASKS]
+        self.degradations = list(degradations)
+        self._tokenizer = tokenizer
+        self._text: torch.Tensor | None = None
+
+    def preprocess(self, lq: torch.Tensor) -> torch.Tensor:
+        """Bx3xHxW in [0, 1] -> shortest side to ``image_size`` (bicubic), centre crop, OpenAI
+        normalisation (the official ``clip_transform``, on tensors)."""
+        s = self.image_size
+        h, w = lq.shape[-2:]
+        scale = s / min(h, w)
+        size = (max(s, round(h * scale)), max(s, round(w * scale)))
+        x = F.interpolate(lq, size=size, mode="bicubic", align_corners=False, antialias=True)
+        top, left = (size[0] - s) // 2, (size[1] - s) // 2
+        x = x[..., top : top + s, left : left + s].clamp(0, 1)
+        mean = torch.tensor(OPENAI_MEAN, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(OPENAI_STD, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def encode(self, lq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content, degradation) embeddings, float32, of LQ images in [0, 1]."""
+        x = self.preprocess(lq)
+        if hasattr(self.model, "encode_image"):
+            content, degradation = self.model.encode_image(x, control=True)
+        else:
+            content, degradation = self.model.encode(x)
+        return content.float(), degradation.float()
+
+    @torch.no_grad()
+    def predict(self, degradation: torch.Tensor) -> list[tuple[str, float]]:
+        """Nearest degradation text (cosine, softmax of 100x) for each degradation embedding."""
+        if not hasattr(self.model, "encode_text"):
+            return []
+        if self._text is None:
+            tokenizer = self._tokenizer
+            if tokenizer is None:
+                import open_clip
+
+                tokenizer = open_clip.get_tokenizer("ViT-B-32")
+            device = degradation.device
+            tokens = tokenizer(self.degradations).to(device)
+            self._text = F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+        probs = (100 * F.normalize(degradation, dim=-1) @ self._text.T).softmax(dim=-1)
+        conf, idx = probs.max(dim=-1)
+        return [(self.degradations[i], float(c)) for i, c in zip(idx, conf, strict=True)]
+
+
+def _visual_size(model: Any) -> int | None:
+    visual = getattr(getattr(model, "clip", model), "visual", None)
+    size = getattr(visual, "image_size", None)
+    if isinstance(size, (tuple, list)):
+        return int(size[0])
+    return int(size) if size else None
+
+
+def build_daclip_context(spec: Any, device: str = "cpu") -> DaclipContext | None:
+    """A :class:`DaclipContext` from a spec: an existing context or model, or a dict
+    ``{"config": "daclip_ViT-B-32", "weights": PATH|None, "seed": 0}`` (no weights: a frozen
+    randomly initialised DA-CLIP, drawn from ``seed`` - features, but no degradation knowledge)."""
+    if spec is None:
+        return None
+    if isinstance(spec, DaclipContext):
+        return spec
+    if not isinstance(spec, dict):
+        return DaclipContext(spec)
+    from uirbench.models.daclip import build_daclip
+
+    weights = spec.get("weights")
+    if weights:
+        model = build_daclip(spec.get("config", "daclip_ViT-B-32"), weights=weights, device=device)
+    else:
+        state = torch.get_rng_state()
+        torch.manual_seed(int(spec.get("seed", 0)))
+        try:
+            model = build_daclip(spec.get("config", "daclip_tiny"), clip_weights="none")
+        finally:
+            torch.set_rng_state(state)
+        model = model.to(device)
+    return DaclipContext(model.eval())
+
+
+# ------------------------------------------------------------------------------------- tiling
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, size - tile, stride))
+    return [*starts, size - tile]
+
+
+def _ramp(n: int, overlap: int, left: bool, right: bool) -> torch.Tensor:
+    """1-D blending weight: rises over ``overlap`` pixels on sides shared with a neighbour."""
+    w = torch.ones(n)
+    if overlap > 0:
+        r = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+        if left:
+            w[:overlap] = r
+        if right:
+            w[n - overlap :] = r.flip(0)
+    return w
+
+
+def tiled(
+    fn: Callable[..., torch.Tensor],
+    inputs: Sequence[torch.Tensor],
+    tile: int,
+    overlap: int,
+    multiple: int = 1,
+) -> torch.Tensor:
+    """Apply ``fn(*crops)`` to aligned overlapping crops of ``inputs`` (Bx?xHxW, same H, W) and
+    blend the outputs with linear ramps in the overlaps. Returns what ``fn`` on the whole image
+    would, up to the network's effects at tile borders."""
+    h, w = inputs[0].shape[-2:]
+    tile = max(multiple, tile // multiple * multiple)
+    if h <= tile and w <= tile:
+        return fn(*inputs)
+    overlap = min(overlap, tile // 2)
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    out = weight = None
+    for iy, y in enumerate(ys):
+        for ix, x in enumerate(xs):
+            crops = [t[..., y : y + tile, x : x + tile] for t in inputs]
+            res = fn(*crops)
+            th, tw = res.shape[-2:]
+            wy = _ramp(th, min(overlap, th // 2), iy > 0, iy < len(ys) - 1)
+            wx = _ramp(tw, min(overlap, tw // 2), ix > 0, ix < len(xs) - 1)
+            wt = (wy[:, None] * wx[None, :]).to(res)
+            if out is None:
+                out = res.new_zeros((*res.shape[:-2], h, w))
+                weight = res.new_zeros((h, w))
+            out[..., y : y + th, x : x + tw] += res * wt
+            weight[y : y + th, x : x + tw] += wt
+    return out / weight
+
+
+# ------------------------------------------------------------------------------------- zoo
+def zoo_card(name: str) -> dict[str, Any]:
+    """The zoo card ``models/<name>.yaml`` (architecture, recipe, weight files, numbers)."""
+    import yaml
+
+    from uirbench.paths import zoo_dir
+
+    path = zoo_dir() / f"{name}.yaml"
+    if not path.exists():
+        raise UirbenchError(f"no zoo card {path}; known cards: {_card_names()}")
+    return yaml.safe_load(path.read_text())
+
+
+def _card_names() -> str:
+    from uirbench.paths import zoo_dir
+
+    return ", ".join(sorted(p.stem for p in zoo_dir().glob("*.yaml"))) or "none"
+
+
+def weights_cache_dir() -> Path:
+    import os
+
+    env = os.environ.get("UIRBENCH_WEIGHTS")
+    return Path(env) if env else Path.home() / ".cache" / "uirbench" / "weights"
+
+
+def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """Download (once) and verify the weight files of a zoo card; returns ``{role: path}``.
+
+    A file whose card has no ``sha256`` yet is accepted and its sha256 printed, to be pinned in
+    the card (the authors publish no checksums); a pinned one must match or it is refused.
+    """
+    from uirbench.errors import ChecksumError
+    from uirbench.io import sha256_file
+
+    card = zoo_card(name)
+    entries = card.get("weights") or []
+    if not entries:
+        raise UirbenchError(
+            f"model {name!r} has no released weights (models/{name}.yaml); train it with "
+            f"`uirbench train restore --recipe recipes/{card.get('recipe', '<recipe>')}` and pass "
+            "--weights PATH"
+        )
+    cache = Path(cache_dir) if cache_dir else weights_cache_dir()
+    out: dict[str, Path] = {}
+    for entry in entries:
+        dest = cache / entry["file"]
+        if not dest.exists():
+            _download(entry["url"], dest)
+        digest = sha256_file(dest)
+        pinned = entry.get("sha256")
+        if pinned is not None and not (
+            isinstance(pinned, str) and len(pinned) == 64 and set(pinned) <= set("0123456789abcdef")
+        ):
+            raise UirbenchError(
+                f"models/{name}.yaml: sha256 of {entry['file']} must be a quoted 64-character "
+                f"lowercase hex string or null, got {pinned!r}"
+            )
+        if pinned and digest != pinned:
+            raise ChecksumError(
+                f"{dest}: sha256 {digest} differs from the pinned {pinned} in "
+                f"models/{name}.yaml; delete the file to download it again"
+            )
+        if not pinned:
+            print(f"{dest.name}: sha256 {digest} (not pinned yet: add it to models/{name}.yaml)")
+        out[entry.get("role", "model")] = dest
+    return out
+
+
+def _download(url: str, dest: Path) -> None:
+    import requests
+
+    from uirbench.io import atomic_path
+
+    try:
+        with requests.get(url, stream=True, timeout=60) as r:
+            if r.status_code != 200:
+                raise UirbenchError(f"download of {url} failed: HTTP {r.status_code}")
+            with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+                for block in r.iter_content(1 << 20):
+                    f.write(block)
+    except requests.RequestException as exc:
+        raise UirbenchError(
+            f"cannot download {url} ({exc}); download it by hand into {dest.parent} "
+            "(or set UIRBENCH_WEIGHTS to a folder holding it)"
+        ) from exc
+
+
+# ------------------------------------------------------------------------------------- restorer
+class ModelRestorer(Restorer):
+    """A network + (for IR-SDE) its sampler + optional DA-CLIP, restoring Bx3xHxW in [0, 1]."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: dict[str, Any],
+        net: torch.nn.Module,
+        daclip: DaclipContext | None = None,
+        device: str = "cpu",
+        weights_sha256: str | None = None,
+        sampling_mode: str | None = None,
+        seed: int = 0,
+        tile: int | None = None,
+        overlap: int = DEFAULT_OVERLAP,
+    ) -> None:
+        super().__init__(name=name, net=self._run, uses_daclip=daclip is not None)
+        self.weights_sha256 = weights_sha256
+        self.cfg = cfg
+        self.model = net.to(device).eval()
+        self.daclip = daclip
+        self.device = torch.device(device)
+        self.seed = seed
+        self.tile = tile
+        self.overlap = overlap
+        self.multiple = pad_multiple(cfg)
+        self.last_degradation: list[tuple[str, float]] = []
+        self.sde = None
+        if cfg["arch"] == "irsde":
+            from uirbench.models.irsde.sde import IRSDE
+
+            s = cfg["sde"]
+            self.sde = IRSDE(s["max_sigma"], s["T"], s["schedule"], s["eps"], device=device)
+            self.sampling_mode = sampling_mode or s.get("sampling_mode", "posterior")
+        self.info = {"config": cfg, "tile": tile, "overlap": overlap}
+
+    def _tile_size(self, h: int, w: int) -> int | None:
+        if self.tile == 0:
+            return None
+        if self.tile:
+            return self.tile
+        return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else None
+
+    def contexts(self, lq: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.daclip is None:
+            return {}
+        content, degradation = self.daclip.encode(lq)
+        self.last_degradation = self.daclip.predict(degradation)
+        return {"text_context": degradation, "image_context": content}
+
+    @torch.no_grad()
+    def _run(self, lq: torch.Tensor) -> torch.Tensor:
+        lq = lq.to(self.device, torch.float32)
+        ctx = self.contexts(lq)
+        tile = self._tile_size(*lq.shape[-2:])
+
+        def apply(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+            if tile is None:
+                return fn(*inputs)
+            return tiled(fn, inputs, tile, self.overlap, self.multiple)
+
+        if self.sde is None:
+            return apply(lambda x: self.model(x, **ctx), lq)
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+
+        def noise_model(x: torch.Tensor, mu: torch.Tensor, t: float) -> torch.Tensor:
+            return apply(lambda a, b: self.model(a, b, t, **ctx), x, mu)
+
+        return self.sde.sample(noise_model, lq, mode=self.sampling_mode, generator=gen)
+
+
+def build(
+    name: str,
+    weights: str | None = None,
+    device: str = "cpu",
+    config: str | dict | None = None,
+    daclip: Any = None,
+    **kw: Any,
+) -> ModelRestorer:
+    """Build a registered model. ``weights``: a file, ``"zoo"`` (download the card's weights),
+    or None (random init: only for tests). ``config`` overrides the model's default config
+    (a uirbench checkpoint's own config is used when it has one). ``daclip``: see
+    :func:`build_daclip_context`; DA-CLIP models without it use the card's or checkpoint's."""
+    from uirbench.io import sha256_file
+
+    meta: dict[str, Any] = {}
+    state = None
+    sha = None
+    if weights == "zoo":
+        files = fetch_zoo_weights(name)
+        weights = str(files["model"])
+        if daclip is None and "daclip" in files:
+            daclip = {"config": "daclip_ViT-B-32", "weights": str(files["daclip"])}
+    if weights is not None:
+        state, meta = network_state_from_file(weights)
+        sha = sha256_file(weights) if Path(weights).is_file() else None
+    cfg = load_model_config(config or meta.get("model_config") or MODEL_CONFIGS[name])
+    net = build_network(cfg)
+    if state is not None:
+        load_network_weights(net, state, str(weights))
+    ctx = None
+    if uses_daclip(cfg):
+        ctx = build_daclip_context(daclip or meta.get("daclip"), device=device)
+        if ctx is None:
+            raise UirbenchError(
+                f"model {name!r} needs DA-CLIP embeddings: pass a DA-CLIP checkpoint "
+                "(--daclip PATH) or use --weights zoo"
+            )
+    return ModelRestorer(name, cfg, net, daclip=ctx, device=device, weights_sha256=sha, **kw)
+
+
+def tile_grid(restorer: Restorer, h: int, w: int) -> int:
+    """How many tiles ``restorer`` uses for an HxW image (1: whole image)."""
+    if not isinstance(restorer, ModelRestorer):
+        return 1
+    tile = restorer._tile_size(h, w)
+    if tile is None:
+        return 1
+    tile = max(restorer.multiple, tile // restorer.multiple * restorer.multiple)
+    overlap = min(restorer.overlap, tile // 2)
+    return len(_starts(h, tile, overlap)) * len(_starts(w, tile, overlap))
+
+
+# ------------------------------------------------------------------------------------- files
+def list_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Image files named directly or found (sorted, recursively) in folders."""
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise UirbenchError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {p}")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise UirbenchError(f"input {p} does not exist; give image files or folders")
+    return files
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    arr = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(arr)
+
+
+def restore_paths(
+    restorer: Restorer,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    on_image: Callable[[Path, Path, list[tuple[str, float]]], None] | None = None,
+) -> list[Path]:
+    """Restore every image, writing ``<out_dir>/<relative path>.png``; returns the outputs."""
+    from uirbench.io import read_image, write_png
+
+    out_dir = Path(out_dir)
+    written = []
+    inputs = list(inputs)
+    roots = {Path(i) for i in inputs if Path(i).is_dir()}
+    for path in list_images(inputs):
+        root = next((r for r in roots if r in path.parents), None)
+        rel = path.relative_to(root) if root else Path(path.name)
+        dest = (out_dir / rel).with_suffix(".png")
+        restored = restorer.restore(to_tensor(read_image(path)))
+        write_png(dest, to_uint8(restored))
+        written.append(dest)
+        if on_image is not None:
+            on_image(path, dest, getattr(restorer, "last_degradation", []))
+    return written
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [0, 1] quantised to uint8 (for training-time validation)."""
+    a8 = (a.clamp(0, 1) * 255).round()
+    b8 = (b.clamp(0, 1) * 255).round()
+    mse = torch.mean((a8 - b8) ** 2).item()
+    return float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)
