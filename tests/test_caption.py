@@ -223,9 +223,9 @@ def test_sidecar_missing_key_names_the_file(root: Path, tmp_path: Path) -> None:
 
 
 def test_demo_captions_cover_every_demo_source() -> None:
-    from uirbench.caption.backends.sidecar import DEMO_CAPTIONS, load_sidecar
+    from uirbench.caption.backends.sidecar import demo_captions, load_sidecar
 
-    table = load_sidecar(DEMO_CAPTIONS)
+    table = load_sidecar(demo_captions())
     want = {f"skimage:{n}" for n in ("astronaut", "coffee", "rocket", "hubble_deep_field")}
     want |= {"skimage:retina", "skimage:chelsea", "sklearn:china", "sklearn:flower"}
     assert want <= set(table)
@@ -393,7 +393,7 @@ def test_demo_root_sidecar_fills_every_caption(tmp_path: Path) -> None:
     result = caption_root(root, build_captioner("sidecar"), progress=False)
     index = check_outputs(root)
     assert result.captioned == index["gt_sha256"].nunique() < len(index)  # shared GTs: once each
-    from uirbench.caption.backends.sidecar import DEMO_CAPTIONS, load_sidecar
+    from uirbench.caption.backends.sidecar import demo_captions, load_sidecar
 
-    table = load_sidecar(DEMO_CAPTIONS)
+    table = load_sidecar(demo_captions())
     assert all(index["caption"] == [table[s] for s in index["source_image"]])

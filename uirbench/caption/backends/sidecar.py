@@ -25,7 +25,14 @@ from uirbench.caption.base import Item, register_backend
 from uirbench.errors import UirbenchError
 from uirbench.io import sha256_file
 
-DEMO_CAPTIONS = Path(__file__).resolve().parents[3] / "manifests" / "demo_captions.csv"
+DEMO_CAPTIONS_NAME = "demo_captions.csv"
+
+
+def demo_captions() -> Path:
+    """The demo's hand-written captions, in the project's manifests folder (UIRBENCH_HOME aware)."""
+    from uirbench.paths import manifests_dir
+
+    return manifests_dir() / DEMO_CAPTIONS_NAME
 
 
 def load_sidecar(path: str | Path) -> dict[str, str]:
@@ -75,7 +82,7 @@ class Sidecar:
     needs_pixels = False
 
     def __init__(self, sidecar: str | Path | None = None, batch_size: int = 256, **_: object):
-        self.path = Path(sidecar) if sidecar is not None else DEMO_CAPTIONS
+        self.path = Path(sidecar) if sidecar is not None else demo_captions()
         self.table = load_sidecar(self.path)
         self.batch_size = batch_size
         # Keyed by the file's content: editing the sidecar invalidates its cached captions.
