@@ -397,3 +397,19 @@ def test_demo_root_sidecar_fills_every_caption(tmp_path: Path) -> None:
 
     table = load_sidecar(demo_captions())
     assert all(index["caption"] == [table[s] for s in index["source_image"]])
+
+
+def test_cache_survives_a_torn_line(tmp_path: Path) -> None:
+    from uirbench.caption.cache import CacheWriter
+
+    with CacheWriter(tmp_path, "fp", rank=0) as w:
+        w.add({"a" * 64: "first"})
+    part = cache_dir(tmp_path) / "part-00000.jsonl"
+    with open(part, "a") as f:
+        f.write('{"fingerprint": "fp", "gt_sha')  # a crash mid-line
+    with CacheWriter(tmp_path, "fp", rank=0) as w:
+        w.add({"b" * 64: "second"})
+    with CacheWriter(tmp_path, "other", rank=1) as w:
+        w.add({"a" * 64: "other model"})
+    assert read_cache(tmp_path, "fp") == {"a" * 64: "first", "b" * 64: "second"}
+    assert read_cache(tmp_path, "other") == {"a" * 64: "other model"}
