@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "evaluate",
     "leaderboard",
     "caption",
+    "restore",
+    "train_restore",
 ]
 
 app = typer.Typer(

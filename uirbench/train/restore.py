@@ -1,0 +1,457 @@
+"""Train a restoration model (IR-SDE or NAFNet, with or without DA-CLIP) from a recipe
+(``uirbench train restore``).
+
+The official recipe: random 256 crops with flips and 90-degree rotations, tasks sampled evenly
+whatever their sizes, AdamW (2e-4, betas 0.9/0.99), cosine decay to 1e-6, EMA (0.995 every 10
+steps), L1 on the optimal reverse step x_{t-1} (IR-SDE, maximum-likelihood loss) or on the image
+(NAFNet); DA-CLIP embeddings of each LQ crop from a frozen DA-CLIP (224 bicubic, OpenAI mean/std).
+
+Reproducibility: everything random in step ``s`` (tasks, images, crops, flips, SDE times and
+noise) is drawn for the whole global batch from a generator seeded by (seed, s), and each rank
+takes its slice. So N DDP processes see exactly the batches of one process, and a run resumed
+from a checkpoint ends with the same weights as an uninterrupted one. The learning rate is the
+closed-form cosine of the step (no scheduler state to restore).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from uirbench.errors import UirbenchError
+
+DEFAULTS: dict[str, Any] = {
+    "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
+    "model_config": None,  # config name/JSON path; None: the model's paper config
+    "daclip": None,  # {config, weights, seed}: frozen DA-CLIP (weights null: random init)
+    "init_weights": None,  # start from these network weights (fine-tuning)
+    "output": "runs/restore",
+    "data": {
+        "root": None,  # a built root (uirbench build-data); required
+        "train_split": "train",
+        "val_split": "val",
+        "tasks": "all",
+        "patch_size": 256,
+        "flips": True,
+        "rotations": True,
+        "cache_images": False,  # keep decoded images in memory (small datasets)
+        "workers": 0,
+    },
+    "train": {
+        "iterations": 700000,
+        "batch_size": 16,  # global, over all processes
+        "loss": "l1",  # l1 | l2
+        "seed": 0,
+        "amp": "auto",  # auto | off | bf16 | fp16
+        "device": "auto",
+        "threads": 0,  # torch CPU threads per process; 0: torch default
+        "grad_checkpointing": False,
+        "resume": "auto",  # auto (the output's last checkpoint if any) | a checkpoint | null
+        "stop_at": None,  # stop (with a checkpoint) after this step: for tests and job limits
+        "progress": True,
+    },
+    "optim": {"lr": 2.0e-4, "betas": [0.9, 0.99], "weight_decay": 0.0, "eta_min": 1.0e-6},
+    "ema": {"beta": 0.995, "every": 10, "after": 100},
+    "val": {"every": 10000, "per_task": 2, "size": 256, "sampling_mode": "posterior"},
+    "log": {"every": 200},
+    "checkpoint": {"every": 10000},
+}
+
+
+def load_restore_recipe(path: str | Path, overrides: list[str] | None = None) -> dict:
+    from uirbench.train.recipe import load_recipe
+
+    recipe = load_recipe(path, DEFAULTS, overrides or [])
+    if not recipe["data"]["root"]:
+        raise UirbenchError(
+            f"recipe {path}: data.root is not set; pass root=/path/to/built/root "
+            "(build one with `uirbench build-data --preset demo --root DIR`)"
+        )
+    return recipe
+
+
+# ------------------------------------------------------------------------------------- data
+class PairSource:
+    """LQ/GT pairs of one split grouped by task, decoded on demand (optionally cached)."""
+
+    def __init__(self, root: str | Path, split: str, tasks: str, cache: bool) -> None:
+        from uirbench.data.index import read_index
+        from uirbench.tasks import parse_tasks
+
+        self.root = Path(root)
+        df = read_index(self.root)
+        df = df[df["split"] == split].sort_values("key")
+        self.tasks = [t.id for t in parse_tasks(tasks)]
+        self.pairs: dict[str, list[tuple[str, str, str]]] = {}
+        for task in self.tasks:
+            rows = df[df["task"] == task]
+            if rows.empty:
+                raise UirbenchError(
+                    f"{self.root}: no {split} pairs for task {task!r}; build it or restrict "
+                    "data.tasks"
+                )
+            self.pairs[task] = list(
+                zip(rows["stem"], rows["lq_path"], rows["gt_path"], strict=True)
+            )
+        self.cache: dict[str, np.ndarray] | None = {} if cache else None
+
+    def read(self, rel: str) -> np.ndarray:
+        from uirbench.io import read_image
+
+        if self.cache is not None and rel in self.cache:
+            return self.cache[rel]
+        img = read_image(self.root / rel)
+        if self.cache is not None:
+            self.cache[rel] = img
+        return img
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 7 + stream) % (2**63))
+
+
+def batch_plan(source: PairSource, step: int, batch: int, cfg: dict) -> list[dict]:
+    """Sample specs of a global batch: tasks round-robin (evenly, whatever their sizes), then a
+    random image, crop and flip/rotation per sample, all from the (seed, step) generator."""
+    g = step_generator(cfg["train"]["seed"], step)
+    n = len(source.tasks)
+    specs = []
+    for i in range(batch):
+        task = source.tasks[(step * batch + i) % n]
+        idx = int(torch.randint(len(source.pairs[task]), (1,), generator=g))
+        r = torch.rand(4, generator=g).tolist()
+        specs.append({"task": task, "idx": idx, "r": r})
+    return specs
+
+
+def load_sample(source: PairSource, spec: dict, cfg: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Aligned LQ/GT crop (3xPxP float in [0, 1]) with the spec's flips and rotation."""
+    _, lq_rel, gt_rel = source.pairs[spec["task"]][spec["idx"]]
+    lq, gt = source.read(lq_rel), source.read(gt_rel)
+    if lq.shape != gt.shape:
+        raise UirbenchError(f"{lq_rel} and {gt_rel} differ in size: {lq.shape} vs {gt.shape}")
+    p = cfg["data"]["patch_size"]
+    h, w = lq.shape[:2]
+    if h < p or w < p:
+        pad = ((0, max(0, p - h)), (0, max(0, p - w)), (0, 0))
+        lq, gt = np.pad(lq, pad, mode="reflect"), np.pad(gt, pad, mode="reflect")
+        h, w = lq.shape[:2]
+    ry, rx, rf, rr = spec["r"]
+    y, x = int(ry * (h - p + 1)), int(rx * (w - p + 1))
+    lq, gt = lq[y : y + p, x : x + p], gt[y : y + p, x : x + p]
+    out = []
+    for img in (lq, gt):
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255
+        if cfg["data"]["flips"]:
+            if rf < 0.5:
+                t = t.flip(-1)
+            if (rf * 2) % 1 < 0.5:
+                t = t.flip(-2)
+        if cfg["data"]["rotations"] and rr < 0.5:
+            t = t.transpose(-1, -2)
+        out.append(t)
+    return out[0], out[1]
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item ``s`` = this rank's part of the global batch of step ``s`` (for a DataLoader)."""
+
+    def __init__(self, source: PairSource, cfg: dict, part: slice, first: int, last: int):
+        self.source, self.cfg, self.part = source, cfg, part
+        self.first, self.last = first, last
+
+    def __len__(self) -> int:
+        return self.last - self.first
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        step = self.first + k
+        specs = batch_plan(self.source, step, self.cfg["train"]["batch_size"], self.cfg)
+        pairs = [load_sample(self.source, s, self.cfg) for s in specs[self.part]]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+
+# ------------------------------------------------------------------------------------- losses
+class Objective:
+    """Training loss of a model: IR-SDE maximum-likelihood step matching or image L1/L2."""
+
+    def __init__(self, cfg: dict, net_cfg: dict, device: torch.device) -> None:
+        self.kind = net_cfg["arch"]
+        self.dist = F.l1_loss if cfg["train"]["loss"] == "l1" else F.mse_loss
+        self.seed = cfg["train"]["seed"]
+        self.sde = None
+        if self.kind == "irsde":
+            from uirbench.models.irsde.sde import IRSDE
+
+            s = net_cfg["sde"]
+            self.sde = IRSDE(s["max_sigma"], s["T"], s["schedule"], s["eps"], device=device)
+
+    def __call__(self, net, lq, gt, ctx: dict, step: int, part: slice, global_batch: int):
+        if self.sde is None:
+            return self.dist(net(lq, **ctx), gt)
+        # SDE times and noise for the whole global batch from the step generator, then sliced.
+        g = step_generator(self.seed, step, stream=1)
+        t = torch.randint(1, self.sde.T + 1, (global_batch, 1, 1, 1), generator=g)[part]
+        noise = torch.randn((global_batch, *gt.shape[1:]), generator=g)[part]
+        t, noise = t.to(gt.device), noise.to(gt.device)
+        xt = noise * self.sde.sigma_bar(t) + self.sde.mu_bar(gt, lq, t)
+        pred = net(xt, lq, t.reshape(-1), **ctx)
+        score = self.sde.score_from_noise(pred.float(), t)
+        expected = self.sde.reverse_sde_step_mean(xt, lq, score, t)
+        optimum = self.sde.reverse_optimum_step(xt, gt, lq, t)
+        return self.dist(expected, optimum)
+
+
+def cosine_lr(step: int, cfg: dict) -> float:
+    o, total = cfg["optim"], cfg["train"]["iterations"]
+    return o["eta_min"] + (o["lr"] - o["eta_min"]) * (1 + math.cos(math.pi * step / total)) / 2
+
+
+# ------------------------------------------------------------------------------------- validation
+def validation_set(root: Path, cfg: dict, tasks: list[str]) -> dict[str, list]:
+    """The first ``per_task`` val pairs of each task (sorted by key), centre-cropped to ``size``."""
+    source = PairSource(root, cfg["data"]["val_split"], ",".join(tasks), cache=False)
+    size, out = cfg["val"]["size"], {}
+    for task in tasks:
+        pairs = []
+        for _, lq_rel, gt_rel in source.pairs[task][: cfg["val"]["per_task"]]:
+            lq, gt = source.read(lq_rel), source.read(gt_rel)
+            h, w = lq.shape[:2]
+            ch, cw = min(h, size), min(w, size)
+            y, x = (h - ch) // 2, (w - cw) // 2
+            pairs.append(tuple(_to_t(a[y : y + ch, x : x + cw]) for a in (lq, gt)))
+        out[task] = pairs
+    return out
+
+
+def _to_t(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
+
+
+def evaluate(restorer: Any, val: dict[str, list]) -> dict[str, float]:
+    """Mean PSNR per task of ``restorer`` on the validation pairs."""
+    from uirbench.restore import psnr
+
+    return {
+        task: float(np.mean([psnr(restorer.restore(lq).cpu(), gt) for lq, gt in pairs]))
+        for task, pairs in val.items()
+    }
+
+
+# ------------------------------------------------------------------------------------- loop
+def _checkpoint_dir(cfg: dict) -> Path:
+    return Path(cfg["output"]) / "checkpoints"
+
+
+def _find_resume(cfg: dict) -> Path | None:
+    r = cfg["train"]["resume"]
+    if r in (None, False, "none"):
+        return None
+    if r == "auto":
+        last = _checkpoint_dir(cfg) / "last.json"
+        return last if last.exists() else None
+    path = Path(r)
+    if not path.with_suffix(".json").exists():
+        raise UirbenchError(f"train.resume={r}: no checkpoint {path.with_suffix('.json')}")
+    return path
+
+
+def train(recipe: dict, log: Any = print) -> dict:
+    """Run (or resume) a training; returns a summary with the last validation PSNRs."""
+    from uirbench.restore import (
+        ModelRestorer,
+        build_daclip_context,
+        build_network,
+        load_model_config,
+        load_network_weights,
+        network_state_from_file,
+        uses_daclip,
+    )
+    from uirbench.train import amp, ddp
+    from uirbench.train.checkpoint import (
+        flatten_optimizer,
+        load_checkpoint,
+        save_checkpoint,
+        unflatten_optimizer,
+    )
+    from uirbench.train.ema import EMA
+
+    cfg = recipe
+    tc = cfg["train"]
+    if tc["threads"]:
+        torch.set_num_threads(int(tc["threads"]))
+    env = ddp.init_distributed(tc["device"])
+    device = env.device
+    from uirbench.restore import MODEL_CONFIGS
+
+    if cfg["model"] not in MODEL_CONFIGS:
+        raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(MODEL_CONFIGS)}")
+    net_cfg = load_model_config(cfg["model_config"] or MODEL_CONFIGS[cfg["model"]])
+    torch.manual_seed(tc["seed"])
+    net = build_network(net_cfg).to(device)
+    if tc["grad_checkpointing"] and hasattr(net, "set_grad_checkpointing"):
+        net.set_grad_checkpointing(True)
+    if cfg["init_weights"]:
+        state, _ = network_state_from_file(cfg["init_weights"])
+        load_network_weights(net, state, cfg["init_weights"])
+    daclip = None
+    if uses_daclip(net_cfg):
+        if not cfg["daclip"]:
+            raise UirbenchError(
+                f"model config of {cfg['model']!r} uses DA-CLIP: set daclip.config/weights in "
+                "the recipe (daclip.weights=PATH to a DA-CLIP checkpoint)"
+            )
+        daclip = build_daclip_context(cfg["daclip"], device=str(device))
+    ema = EMA(net, cfg["ema"]["beta"], cfg["ema"]["every"], cfg["ema"]["after"])
+    o = cfg["optim"]
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"]
+    )
+    start = 0
+    resume = _find_resume(cfg)
+    if resume is not None:
+        tensors, meta = load_checkpoint(resume)
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        ema.load_state(meta["ema"], {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        start = int(meta["step"])
+        if env.is_main:
+            log(f"resumed from {resume} at step {start}")
+    model = ddp.wrap(net, env)
+    mode = {False: "off", True: "auto"}.get(tc["amp"], tc["amp"])  # YAML reads off as False
+    dtype = amp.resolve(mode, device)
+    autocast = amp.autocast(dtype, device)
+    scaler = amp.grad_scaler(dtype, device)
+    objective = Objective(cfg, net_cfg, device)
+    source = PairSource(
+        cfg["data"]["root"], cfg["data"]["train_split"], cfg["data"]["tasks"],
+        cfg["data"]["cache_images"],
+    )  # fmt: skip
+    gb = tc["batch_size"]
+    part = ddp.local_slice(gb, env)
+    total = tc["iterations"]
+    stop = min(total, tc["stop_at"]) if tc["stop_at"] else total
+    loader = torch.utils.data.DataLoader(
+        StepBatches(source, cfg, part, start, stop),
+        batch_size=None,
+        num_workers=cfg["data"]["workers"],
+    )
+    out = Path(cfg["output"])
+    logf = _JsonlLog(out / "log.jsonl", start, env.is_main)
+    val = validation_set(Path(cfg["data"]["root"]), cfg, source.tasks) if env.is_main else {}
+    if val and start == 0:
+        from uirbench.models.registry import build_restorer
+
+        base = evaluate(build_restorer("identity"), val)
+        logf.write({"step": 0, "val_psnr_identity": base})
+
+    def val_restorer() -> ModelRestorer:
+        return ModelRestorer(
+            cfg["model"], net_cfg, ema.ema_model, daclip=daclip, device=str(device),
+            sampling_mode=cfg["val"]["sampling_mode"], seed=tc["seed"], tile=0,
+        )  # fmt: skip
+
+    def save(step: int) -> None:
+        if env.is_main:
+            opt_t, opt_meta = flatten_optimizer(optimizer.state_dict())
+            tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+            tensors |= {f"ema.{k}": v for k, v in ema.ema_model.state_dict().items()}
+            meta = {
+                "step": step, "model": cfg["model"], "model_config": net_cfg,
+                "daclip": cfg["daclip"], "ema": ema.state(), "optimizer": opt_meta,
+                "recipe": cfg, "world_size": env.world_size,
+            }  # fmt: skip
+            save_checkpoint(_checkpoint_dir(cfg) / "last", {**tensors, **opt_t}, meta)
+        ddp.barrier(env)
+
+    progress = _Progress(env.is_main and tc["progress"], start, stop)
+    t0, last_val, loss_sum, n_loss = time.time(), {}, 0.0, 0
+    step = start
+    model.train()
+    for lq, gt in loader:
+        lq, gt = lq.to(device), gt.to(device)
+        ctx = {}
+        if daclip is not None:
+            content, degradation = daclip.encode(lq)
+            ctx = {"text_context": degradation, "image_context": content}
+        lr = cosine_lr(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            loss = objective(model, lq, gt, ctx, step, part, gb)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        ema.update()
+        step += 1
+        loss_sum += float(loss.detach())
+        n_loss += 1
+        progress.update(step, float(loss.detach()))
+        if step % cfg["log"]["every"] == 0 or step == stop:
+            mean_loss = ddp.all_reduce_mean(loss_sum / n_loss, env)
+            logf.write({"step": step, "loss": mean_loss, "lr": lr, "seconds": time.time() - t0})
+            loss_sum, n_loss = 0.0, 0
+        if step % cfg["val"]["every"] == 0 or step == total:
+            if env.is_main and val:
+                last_val = evaluate(val_restorer(), val)
+                rec = {"step": step, "val_psnr": last_val}
+                rec["val_psnr_mean"] = float(np.mean(list(last_val.values())))
+                logf.write(rec)
+                log(f"step {step}: val PSNR {rec['val_psnr_mean']:.2f} dB (EMA)")
+            ddp.barrier(env)
+        if step % cfg["checkpoint"]["every"] == 0 or step == stop:
+            save(step)
+    progress.close()
+    summary = {
+        "step": step, "seconds": time.time() - t0, "val_psnr": last_val,
+        "checkpoint": str(_checkpoint_dir(cfg) / "last.safetensors"), "world_size": env.world_size,
+    }  # fmt: skip
+    ddp.shutdown(env)
+    return summary
+
+
+class _JsonlLog:
+    """Append-only JSONL log; a resumed run drops records past its checkpoint step."""
+
+    def __init__(self, path: Path, resume_step: int, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+        if not enabled:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            keep = [
+                line for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]  # fmt: skip
+            path.write_text("".join(line + "\n" for line in keep))
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+class _Progress:
+    def __init__(self, enabled: bool, start: int, total: int) -> None:
+        self.bar = None
+        if enabled:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train restore", total=total, completed=start)
+
+    def update(self, step: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, description=f"loss {loss:.4f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
