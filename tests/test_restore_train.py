@@ -153,8 +153,25 @@ def test_resume_equals_uninterrupted(tmp_path: Path, root: Path, model: str, con
     log = (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()
     steps = [__import__("json").loads(line).get("step") for line in log]
     assert steps == sorted(steps) and steps.count(4) == 1  # no duplicated records after resume
-    first = _weights(tmp_path / "a" / "run")
-    assert any(not torch.equal(first[k], torch.zeros_like(first[k])) for k in first)
+    # the checkpoint restores images through the registry and the CLI (config, DA-CLIP and EMA
+    # weights come from the checkpoint's metadata)
+    from typer.testing import CliRunner
+
+    from uirbench.cli.app import app
+    from uirbench.models.registry import build_restorer
+
+    ckpt = tmp_path / "a" / "run" / "checkpoints" / "last.safetensors"
+    r = build_restorer(model, weights=str(ckpt))
+    for k, v in r.model.state_dict().items():
+        assert torch.equal(v, a[f"ema.{k}"])
+    lq_dir = root / "val" / get_task("noisy").folder / "LQ"
+    res = CliRunner().invoke(
+        app, ["restore", str(lq_dir), "--model", model, "--weights", str(ckpt),
+              "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1
+    assert ("predicted:" in res.output) == (model == "nafnet-daclip")
 
 
 @pytest.mark.slow
