@@ -76,11 +76,18 @@ def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
 
 
 def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
-    """Raise a :class:`UirbenchError` naming the first absent weight file; return them all."""
+    """Raise a :class:`UirbenchError` naming the first absent or unsafe weight file; return them.
+
+    pyiqa unpickles its weights with ``weights_only=False``, so each file is first read with
+    ``weights_only=True``: one carrying pickled objects is refused before pyiqa can run it.
+    """
+    from uirbench.train.checkpoint import load_tensor_file
+
     files = required_weights(metric, opts)
     for f in files:
         if not f.path.is_file():
             raise UirbenchError(f.missing_message(metric))
+        load_tensor_file(f.path)
     return files
 
 
