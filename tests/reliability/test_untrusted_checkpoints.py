@@ -99,13 +99,17 @@ def test_training_resume_refuses_a_tampered_checkpoint(tmp_path: Path, marker: P
 
 
 def test_daclip_checkpoint_and_clip_weights_refuse_payload(tmp_path: Path, marker: Path) -> None:
-    from uirbench.evaluate.classify import load_model
     from uirbench.models.daclip import build_daclip
 
     path = _save_evil(tmp_path / "daclip_ViT-B-32.pt", marker)
     _refused(lambda: build_daclip("daclip_tiny", weights=path), path, marker)
     _refused(lambda: build_daclip("daclip_tiny", clip_weights=str(path)), path, marker)
-    _refused(lambda: load_model(str(path), config="daclip_tiny"), path, marker)
+
+
+def test_classify_refuses_payload(tmp_path: Path, marker: Path) -> None:
+    classify = pytest.importorskip("uirbench.evaluate.classify")
+    path = _save_evil(tmp_path / "daclip_ViT-B-32.pt", marker)
+    _refused(lambda: classify.load_model(str(path), config="daclip_tiny"), path, marker)
 
 
 @pytest.mark.parametrize("model", ["nafnet", "irsde"])
