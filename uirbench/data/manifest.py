@@ -163,8 +163,15 @@ def check_relpath(rel: str, origin: str | os.PathLike, key: str) -> str:
 
 
 def _check_paths(data: dict[str, Any], origin: str | os.PathLike) -> None:
+    # a Hub file name becomes a path under the download folder: it must not escape it either
+    for j, loc in enumerate(data.get("file_locations", [])):
+        if "file" in loc.get("hf", {}):
+            check_relpath(loc["hf"]["file"], origin, f"file_locations[{j}].hf.file")
     for i, a in enumerate(data.get("artifacts", [])):
         check_relpath(a["path"], origin, f"artifacts[{i}].path")
+        for j, loc in enumerate(a.get("locations", [])):
+            if "file" in loc.get("hf", {}):
+                check_relpath(loc["hf"]["file"], origin, f"artifacts[{i}].locations[{j}].hf.file")
         if "extract_to" in a:
             check_relpath(a["extract_to"], origin, f"artifacts[{i}].extract_to")
         if a.get("extract") and a.get("kind") == "dir":
