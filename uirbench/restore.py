@@ -307,7 +307,10 @@ def zoo_card(name: str) -> dict[str, Any]:
     path = zoo_dir() / f"{name}.yaml"
     if not path.exists():
         raise UirbenchError(f"no zoo card {path}; known cards: {_card_names()}")
-    return yaml.safe_load(path.read_text())
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UirbenchError(f"zoo card {path} is not valid (safe) YAML: {exc}") from None
 
 
 def _card_names() -> str:

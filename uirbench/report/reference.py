@@ -42,7 +42,10 @@ def load_meta(manifests: str | Path | None = None) -> list[dict[str, Any]]:
     folder = leaderboard_dir(manifests)
     metas = []
     for y in sorted(folder.glob("*.yaml")):
-        meta = yaml.safe_load(y.read_text()) or {}
+        try:
+            meta = yaml.safe_load(y.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UirbenchError(f"{y} is not valid (safe) YAML: {exc}") from None
         meta["_path"] = y
         metas.append(meta)
     if not metas:
