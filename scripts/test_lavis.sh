@@ -3,7 +3,8 @@
 #
 # Why a separate venv: salesforce-lavis 1.0.2 pins transformers<4.27, timm 0.4.12 and
 # opencv-python-headless 4.5.5 (built against numpy 1.x), none of which the main environment can
-# accept. uirbench's core has no pyiqa/open_clip dependency, so `uirbench[lavis]` installs there.
+# accept. The `lavis` extra holds what `import lavis` needs (with numpy<2); LAVIS itself is
+# installed with --no-deps because its opencv pin clashes with uirbench's core opencv>=4.8.
 # Usage: bash scripts/test_lavis.sh [extra pytest args]
 # Env: UIRBENCH_LAVIS_VENV (default ~/.cache/uirbench/venv-lavis), PYTHON (default python3),
 #      UIRBENCH_TORCH (default "torch==2.14.1 torchvision==0.29.1", the pin of scripts/venv.sh;
@@ -19,7 +20,8 @@ if [ ! -f "$venv/.complete" ]; then
   # Torch first (pinned, so LAVIS's loose torch>=1.10 resolves to it), then LAVIS with numpy<2.
   # shellcheck disable=SC2086
   "$venv/bin/pip" install -q ${UIRBENCH_TORCH:-torch==2.14.1 torchvision==0.29.1} >&2
-  "$venv/bin/pip" install -q -e "$here[lavis]" "numpy<2" pytest >&2
+  "$venv/bin/pip" install -q -e "$here[lavis]" pytest >&2
+  "$venv/bin/pip" install -q --no-deps salesforce-lavis==1.0.2 >&2
   touch "$venv/.complete"
 fi
 "$venv/bin/pip" install -q --no-deps -e "$here" >&2

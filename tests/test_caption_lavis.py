@@ -72,7 +72,7 @@ def _tiny_lavis(tmp: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
     from lavis.models.blip_models.blip import BlipBase
     from lavis.models.blip_models.blip_caption import BlipCaption
     from lavis.models.med import XBertLMHeadDecoder
-    from lavis.models.vit import VisionTransformer
+    from lavis.models.vit import VisionTransformerEncoder
     from lavis.processors.blip_processors import BlipImageEvalProcessor
     from transformers import BertConfig, BertTokenizer
 
@@ -89,7 +89,7 @@ def _tiny_lavis(tmp: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
     monkeypatch.setattr(BlipBase, "init_tokenizer", classmethod(init_tokenizer))
     torch.manual_seed(0)
-    vit = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
+    vit = VisionTransformerEncoder(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
     cfg = BertConfig(
         vocab_size=len(words) + 2,
         hidden_size=32,
@@ -97,6 +97,7 @@ def _tiny_lavis(tmp: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
         num_attention_heads=2,
         intermediate_size=64,
         add_cross_attention=True,
+        add_type_embeddings=False,  # as LAVIS's med_config.json
         encoder_width=32,
         max_position_embeddings=64,
     )

@@ -1,8 +1,9 @@
 """``lavis`` backend: the LAVIS ``blip_caption`` models (``large_coco`` by default).
 
 LAVIS 1.0.2 pins transformers<4.27, timm 0.4.12 and opencv 4.5.5 (built for numpy<2), which
-conflict with the main environment, so it lives in its own venv (``pip install 'uirbench[lavis]'
-'numpy<2'``; scripts/test_lavis.sh makes one and tests it). It is imported only when chosen.
+conflict with the main environment, so it lives in its own venv (``pip install -e '.[lavis]'`` then
+``pip install --no-deps salesforce-lavis==1.0.2``; scripts/test_lavis.sh makes one and tests it).
+It is imported only when this backend is chosen.
 LAVIS decodes after its prompt "a picture of " with beam search by default; here the settings are
 explicit and recorded in the fingerprint: 3 beams, at most ``max_new_tokens`` (32) tokens after
 the prompt (LAVIS's ``max_length`` counts the prompt, so the prompt length is added), at least 5.
@@ -28,7 +29,7 @@ def import_lavis():  # type: ignore[no-untyped-def]
         raise UirbenchError(
             f"--backend lavis needs LAVIS ({exc}). It pins transformers<4.27 and numpy<2, so "
             "install it in its own environment: `bash scripts/test_lavis.sh` creates one "
-            "(~/.cache/uirbench/venv-lavis) with `pip install -e '.[lavis]' 'numpy<2'`; run "
+            "(~/.cache/uirbench/venv-lavis); run "
             "`uirbench caption --backend lavis` from there (see docs/captions.md)."
         ) from exc
     return load_model_and_preprocess
