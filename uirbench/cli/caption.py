@@ -74,8 +74,10 @@ def caption(
         highlight=False,
     )
     if limit is not None:
+        index = read_index(root)
+        names = dict(zip(index["gt_sha256"], index["gt_path"], strict=True))
         for sha, text in list(result.captions.items())[:limit]:
-            out.print(f"  {sha[:12]}  {text}", highlight=False, markup=False)
+            out.print(f"  {names.get(sha, sha[:12])}: {text}", highlight=False, markup=False)
         out.print("dry run (--limit): index, shards and CSVs were not written", highlight=False)
     for path in result.written:
         out.print(f"wrote {path}", highlight=False)
