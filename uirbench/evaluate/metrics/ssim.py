@@ -4,11 +4,11 @@
 L=255, all in float64; colour images average the per-channel SSIM maps. Unlike pyiqa's SSIM the
 contrast-structure term is not clamped at zero, which changes scores of very noisy images.
 
-Speed: the 2-D window is separable, so each local moment (mu_x, mu_y, E[x^2 + y^2], E[xy])
-is two 1-D passes of 11 taps (OpenCV ``sepFilter2D``, float64 accumulation)
-instead of one 121-tap 2-D pass per channel, with all channels in one call; uint8 inputs are
-filtered without a float64 copy. OpenCV releases the GIL, so :func:`ssim_many` (and the runner)
-score several pairs at once on a thread pool.
+Speed: the 2-D window is separable, so each local moment (mu_x, mu_y, E[x^2 + y^2], E[xy]) is
+two 1-D passes of 11 taps (OpenCV ``sepFilter2D``, float64 accumulation) instead of one 121-tap
+2-D pass per channel, all channels in one call; uint8 inputs go through exact float32 copies
+(OpenCV's fastest path). OpenCV releases the GIL, so :func:`ssim_many` (and the runner) score
+several pairs at once on a thread pool.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ _HALF = WINDOW // 2
 def _filter_valid(x: np.ndarray) -> np.ndarray:
     """Gaussian-weighted local means (float64) on the 'valid' region, any input depth.
 
-    Integer inputs are converted to float64 exactly inside OpenCV, so filtering uint8/uint16
-    images gives the same bits as filtering their float64 copies.
+    Inputs holding integers (float32 copies of uint8 data) are widened to float64 exactly inside
+    OpenCV, so the result has the same bits as filtering float64 copies.
     """
     out = cv2.sepFilter2D(x, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_REFLECT)
     return out[_HALF:-_HALF, _HALF:-_HALF]
@@ -42,13 +42,11 @@ def _second_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Local E[x^2 + y^2] and E[xy].
 
     SSIM only needs sigma_x^2 + sigma_y^2, and filtering is linear, so x^2 + y^2 is filtered once
-    (four filterings instead of five). For uint8 the products are exact in narrow types
-    (x^2 + y^2 <= 130050 < 2^24 in float32, xy <= 65025 in uint16): less memory traffic, same bits
-    once OpenCV widens them to float64.
+    (four filterings instead of five).
     """
-    if x.dtype == np.uint8:
-        sq = cv2.add(cv2.multiply(x, x, dtype=cv2.CV_32F), cv2.multiply(y, y, dtype=cv2.CV_32F))
-        return _filter_valid(sq), _filter_valid(cv2.multiply(x, y, dtype=cv2.CV_16U))
+    if x.dtype == np.float32:  # integer-valued (from uint8): products exact below 2^24
+        sq = cv2.add(cv2.multiply(x, x), cv2.multiply(y, y))
+        return _filter_valid(sq), _filter_valid(cv2.multiply(x, y))
     return _filter_valid(x * x + y * y), _filter_valid(x * y)
 
 
@@ -60,9 +58,12 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
         raise ValueError(
             f"ssim: image {pred.shape[:2]} is smaller than the {WINDOW}x{WINDOW} window"
         )
-    x, y = np.ascontiguousarray(pred), np.ascontiguousarray(target)
-    if not (x.dtype == y.dtype == np.uint8):
-        x, y = x.astype(np.float64), y.astype(np.float64)
+    if pred.dtype == target.dtype == np.uint8:
+        # uint8 values, their squares and products (<= 130050 < 2^24) are exact in float32, and
+        # OpenCV's float32 -> float64 filtering path is the fastest; accumulation is float64.
+        x, y = pred.astype(np.float32), target.astype(np.float32)
+    else:
+        x, y = pred.astype(np.float64), target.astype(np.float64)
     mu_x, mu_y = _filter_valid(x), _filter_valid(y)
     e_sq, e_xy = _second_moments(x, y)
     # In place, to keep the memory traffic of this memory-bound step low:
