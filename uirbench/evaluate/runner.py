@@ -10,6 +10,7 @@ processes so decoding overlaps scoring.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -226,7 +227,6 @@ def run(
 
     own = [m for m in names if m in OWN]
     records: list[dict[str, Any]] = []
-    futures: list[Future] = []
     fid_out: dict[str, list[np.ndarray]] = {}
     fid_gt: dict[str, list[np.ndarray]] = {}
     fr_batch: list[tuple[int, _Item]] = []
@@ -263,7 +263,16 @@ def run(
             fid_gt.setdefault(it.task, []).append(np.asarray(fg[j]).reshape(1, -1))
         fid_batch.clear()
 
-    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+    n_threads = threads or os.cpu_count() or 1
+    pending: deque[tuple[int, Future]] = deque()
+
+    def drain(limit: int) -> None:
+        # Bounded queue: images wait in memory only while a few scores are in flight.
+        while len(pending) > limit:
+            i, f = pending.popleft()
+            records[i].update(f.result())
+
+    with ThreadPoolExecutor(n_threads) as pool:
         for it in items:
             i = len(records)
             records.append(
@@ -276,7 +285,8 @@ def run(
                 }
             )
             if own:
-                futures.append(pool.submit(score_pair, it.output, it.gt, prof, own))
+                pending.append((i, pool.submit(score_pair, it.output, it.gt, prof, own)))
+                drain(4 * n_threads)
             if fr_metrics:
                 fr_batch.append((i, it))
                 if len(fr_batch) >= batch_size:
@@ -289,9 +299,7 @@ def run(
             flush_fr()
         if fid_batch:
             flush_fid()
-        if own:
-            for rec, f in zip(records, futures, strict=True):
-                rec.update(f.result())
+        drain(0)
 
     per_image = pd.DataFrame(records)
     fid_rows = None
