@@ -201,3 +201,35 @@ def test_radar_orientation_and_files(tmp_path):
     svg = (tmp_path / "radar_lpips.svg").read_text()
     assert "Ours (paper)" in svg and "lower is better" in svg
     assert re.search(r"PNG", (tmp_path / "radar_psnr.png").read_bytes()[:8].decode("latin1"))
+
+
+def test_cli_export_and_plot(tmp_path):
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "uirbench", "leaderboard"]
+    r = subprocess.run(
+        [
+            *base,
+            "export",
+            "--include-paper",
+            "--format",
+            "tex",
+            "--metrics",
+            "fid",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r"\textbf{5.66}" in (tmp_path / "leaderboard_fid.tex").read_text()
+    r = subprocess.run(
+        [*base, "export", "--format", "xls", "--include-paper"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "use csv, md or tex" in r.stderr
