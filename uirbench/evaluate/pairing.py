@@ -88,6 +88,7 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
     pairs: list[Pair] = []
     missing: list[str] = []
     mismatched: list[str] = []
+    unreadable: list[str] = []
     for row in rows.itertuples(index=False):
         k = (row.task, row.stem)
         out = found.pop(k, None)
@@ -95,8 +96,12 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             folder = f"{row.task}/" if subdirs else ""
             missing.append(f"{folder}{row.stem}.png")
             continue
-        with Image.open(out) as im:
-            w, h = im.size
+        try:
+            with Image.open(out) as im:  # header only: the size, to list every mismatch at once
+                w, h = im.size
+        except (OSError, Image.DecompressionBombError) as exc:
+            unreadable.append(f"{out.relative_to(outputs)}: {exc.__class__.__name__}")
+            continue
         if (w, h) != (int(row.width), int(row.height)):
             mismatched.append(f"{out.relative_to(outputs)}: {w}x{h}, GT {row.width}x{row.height}")
         pairs.append(Pair(row.key, row.task, row.stem, out, root / row.gt_path))
@@ -111,6 +116,10 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         problems.append(_listing("duplicates (same name, several extensions)", duplicate))
     if mismatched:
         problems.append(_listing("size differs from GT", mismatched))
+    if unreadable:
+        problems.append(
+            _listing("not a readable image (empty, corrupt or not an image)", unreadable)
+        )
     if problems:
         raise UirbenchError(
             f"--outputs {outputs} does not match the {len(rows)} GT images of the selected "
