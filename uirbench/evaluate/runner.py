@@ -67,9 +67,12 @@ class _PairFiles:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray] | UirbenchError:
         a, b = self.pairs[i]
-        return read_image(a), read_image(b)
+        try:
+            return read_image(a), read_image(b)
+        except UirbenchError as exc:  # raised by _loader: no worker traceback in the message
+            return exc
 
 
 def _as_is(x: Any) -> Any:
@@ -92,7 +95,10 @@ def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.nda
         prefetch_factor=4,
         persistent_workers=False,
     )
-    yield from dl
+    for item in dl:
+        if isinstance(item, UirbenchError):
+            raise item
+        yield item
 
 
 def _folder_items(rows: pd.DataFrame, outputs: Path, root: Path, workers: int) -> Iterator[_Item]:
