@@ -197,3 +197,31 @@ def test_plain_restoration_and_daclip_weights_load(tmp_path: Path) -> None:
     again = build_daclip("daclip_tiny", weights=official)
     a, b = model.state_dict(), again.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_no_unsafe_deserialisation_in_the_package() -> None:
+    """Every ``torch.load`` passes ``weights_only=True``; no ``pickle.load(s)``, no
+    ``np.load(..., allow_pickle=True)`` anywhere in uirbench/."""
+    import ast
+
+    package = Path(__file__).resolve().parents[2] / "uirbench"
+    bad = []
+    for py in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(py.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value.id if isinstance(node.func.value, ast.Name) else ""
+            call = f"{owner}.{node.func.attr}"
+            kw = {k.arg: k.value for k in node.keywords}
+            where = f"{py.relative_to(package.parent)}:{node.lineno} {call}"
+            if call == "torch.load":
+                flag = kw.get("weights_only")
+                if not (isinstance(flag, ast.Constant) and flag.value is True):
+                    bad.append(where)
+            elif call in ("pickle.load", "pickle.loads", "dill.load", "joblib.load"):
+                bad.append(where)
+            elif call == "np.load":
+                flag = kw.get("allow_pickle")
+                if isinstance(flag, ast.Constant) and flag.value is not False:
+                    bad.append(where)
+    assert bad == []
