@@ -17,6 +17,8 @@ from uirbench.errors import UirbenchError
 
 COMMAND_MODULES = [
     "build_data",
+    "train_daclip",
+    "classify",
     "evaluate",
     "leaderboard",
     "caption",

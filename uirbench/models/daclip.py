@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -212,6 +214,7 @@ def build_clip(cfg: dict) -> nn.Module:
         vision_cfg=dict(cfg["vision_cfg"]),
         text_cfg=dict(cfg["text_cfg"]),
         quick_gelu=cfg.get("quick_gelu", False),
+        init_logit_scale=cfg.get("init_logit_scale", math.log(1 / 0.07)),
     )
 
 
@@ -366,3 +369,46 @@ def export_official(model: DaCLIP, path: str | Path) -> Path:
 def compact_state_dict(model: DaCLIP) -> dict[str, torch.Tensor]:
     """Official layout without the ``visual.*`` alias (it duplicates ``clip.visual.*``)."""
     return {k: v for k, v in official_state_dict(model).items() if not k.startswith("visual.")}
+
+
+# ---------------------------------------------------------------------------------------- inputs
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip OPENAI_DATASET_MEAN
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def preprocess(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 (or [0, 1] float) Bx3xHxW -> the model input: resized to ``image_size`` square with
+    antialiased bicubic interpolation (the paper: inputs in [0, 1], 224x224 bicubic), then
+    normalised with CLIP's mean and std."""
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+    if tuple(x.shape[-2:]) != (image_size, image_size):
+        x = F.interpolate(x, size=(image_size, image_size), mode="bicubic", antialias=True)
+        x = x.clamp_(0, 1)
+    mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@cache
+def _tokenizer(context_length: int) -> Any:
+    from open_clip.tokenizer import SimpleTokenizer
+
+    return SimpleTokenizer(context_length=context_length)
+
+
+def tokenize(texts: list[str], context_length: int = 77) -> torch.Tensor:
+    """CLIP BPE tokens (open_clip's tokenizer), padded/truncated to ``context_length``."""
+    return _tokenizer(context_length)(texts)
+
+
+@torch.no_grad()
+def encode_texts(
+    model: DaCLIP, texts: list[str], batch_size: int = 256, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """Normalised text embeddings of ``texts`` (fp32), by the frozen text tower."""
+    ctx = model.clip.context_length
+    out = []
+    for start in range(0, len(texts), batch_size):
+        tokens = tokenize(texts[start : start + batch_size], ctx).to(device)
+        out.append(model.encode_text(tokens, normalize=True).float())
+    return torch.cat(out) if out else torch.empty(0, model.clip.text_projection.shape[-1])

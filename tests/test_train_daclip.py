@@ -1,0 +1,198 @@
+"""DA-CLIP training: losses, recipe overrides, resume == uninterrupted, 2-process gloo DDP ==
+1 process (same global batch), checkpoint contents, classification output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("open_clip")
+
+from uirbench.errors import UirbenchError
+from uirbench.train import daclip as td
+from uirbench.train.checkpoint import load_checkpoint
+
+MICRO = {
+    "embed_dim": 32,
+    "init_logit_scale": 4.6,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+DDP_TOL = 1e-5  # per-step loss: only the gradient summation order differs
+FEATURE_TOL = 1e-4  # final embeddings (unnormalised, |x| ~ 1)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    from uirbench.data.build import build
+
+    root = tmp_path_factory.mktemp("demo")
+    build(root=root, preset="demo", tasks="noisy,hazy,low-light,inpainting", workers=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def micro_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "micro.json"
+    path.write_text(json.dumps(MICRO))
+    return path
+
+
+def _recipe(root, config, out, *extra):
+    recipe = Path(__file__).parents[1] / "recipes" / "daclip_tiny.yaml"
+    return td.load_daclip_recipe(
+        recipe,
+        [
+            f"root={root}",
+            f"model={config}",
+            f"output={out}",
+            "batch_size=16",
+            "epochs=1",
+            "warmup_steps=2",
+            "val_split=null",
+            "progress=false",
+            "log_every=1",
+            "threads=1",
+            *extra,
+        ],
+    )
+
+
+def _losses(out: Path) -> list[float]:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(x)["loss"] for x in lines if "loss" in json.loads(x)]
+
+
+def test_official_loss_is_clip_loss_and_class_aware_differs():
+    torch.manual_seed(0)
+    img, txt = (torch.nn.functional.normalize(torch.randn(6, 8), dim=-1) for _ in range(2))
+    scale = torch.tensor(10.0)
+    logits = scale * img @ txt.t()
+    labels = torch.arange(6)
+    expected = (
+        torch.nn.functional.cross_entropy(logits, labels)
+        + torch.nn.functional.cross_entropy(logits.t(), labels)
+    ) / 2
+    torch.testing.assert_close(td.contrastive_loss(img, txt, scale, None), expected)
+    classes = torch.tensor([0, 0, 1, 1, 2, 2])
+    # all-distinct classes: class-aware equals official
+    torch.testing.assert_close(
+        td.contrastive_loss(img, txt, scale, torch.arange(6)), expected, atol=1e-6, rtol=0
+    )
+    # duplicate degradation texts: official's floor is log(2) per pair, class-aware reaches 0
+    deg_txt = torch.nn.functional.normalize(torch.eye(3, 8)[classes], dim=-1)
+    assert td.contrastive_loss(deg_txt, deg_txt, torch.tensor(100.0), None) > 0.69
+    assert td.contrastive_loss(deg_txt, deg_txt, torch.tensor(100.0), classes) < 1e-3
+    with pytest.raises(UirbenchError, match="class-aware"):
+        td.daclip_loss(img, txt, img, txt, scale, classes, "nope")
+
+
+def test_cosine_schedule():
+    assert td.cosine_lr(0, 1.0, 10, 100) == pytest.approx(0.1)
+    assert td.cosine_lr(9, 1.0, 10, 100) == pytest.approx(1.0)
+    assert td.cosine_lr(10, 1.0, 10, 100) == pytest.approx(1.0)
+    assert td.cosine_lr(55, 1.0, 10, 100) == pytest.approx(0.5)
+    assert td.cosine_lr(100, 1.0, 10, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_recipe_overrides_and_errors(tmp_path):
+    recipe = Path(__file__).parents[1] / "recipes" / "daclip_vitb32.yaml"
+    cfg = td.load_daclip_recipe(recipe, ["lr=1e-4", "train.epochs=2", "betas=[0.9, 0.99]"])
+    assert cfg["optim"]["lr"] == 1e-4 and cfg["train"]["epochs"] == 2
+    assert cfg["optim"]["betas"] == [0.9, 0.99]
+    assert cfg["train"]["batch_size"] == 3136 and cfg["clip_weights"] == "laion2b_s34b_b79k"
+    with pytest.raises(UirbenchError, match="unknown recipe setting 'lrr'"):
+        td.load_daclip_recipe(recipe, ["lrr=1"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  learning_rate: 1\n")
+    with pytest.raises(UirbenchError, match=r"optim\.'learning_rate'"):
+        td.load_daclip_recipe(bad)
+
+
+@pytest.mark.slow
+def test_resume_equals_uninterrupted(root, micro_config, tmp_path):
+    full = td.train(_recipe(root, micro_config, tmp_path / "full"))
+    assert full["step"] == 9  # 144 samples // 16
+    td.train(_recipe(root, micro_config, tmp_path / "cut", "max_steps=4"))
+    _, meta = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last")
+    assert meta["step"] == 4
+    resumed = td.train(_recipe(root, micro_config, tmp_path / "cut"))
+    assert resumed["step"] == 9
+    a, _ = load_checkpoint(tmp_path / "full" / "checkpoints" / "last")
+    b, _ = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last")
+    assert set(a) == set(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert _losses(tmp_path / "full") == _losses(tmp_path / "cut")
+    # the checkpoint loads as a DA-CLIP model, and training moved the controller only
+    from uirbench.models.daclip import build_daclip
+
+    model = build_daclip(MICRO, weights=tmp_path / "full" / "checkpoints" / "last.safetensors")
+    zero = model.state_dict()["visual_control.transformer.zero_modules.0.weight"]
+    assert zero.abs().sum() > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
+    one = tmp_path / "one"
+    td.train(_recipe(root, micro_config, one, "max_steps=5"))
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\nfrom uirbench.train import daclip as td\n"
+        "td.train(td.load_daclip_recipe(sys.argv[1], sys.argv[2:]))\n"
+    )
+    recipe = Path(__file__).parents[1] / "recipes" / "daclip_tiny.yaml"
+    two = tmp_path / "two"
+    args = [
+        f"root={root}",
+        f"model={micro_config}",
+        f"output={two}",
+        "batch_size=16",
+        "epochs=1",
+        "warmup_steps=2",
+        "val_split=null",
+        "progress=false",
+        "log_every=1",
+        "threads=1",
+        "max_steps=5",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        str(script),
+        str(recipe),
+        *args,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    l1, l2 = _losses(one), _losses(two)
+    assert len(l1) == len(l2) == 5
+    assert max(abs(a - b) for a, b in zip(l1, l2, strict=True)) < DDP_TOL
+    # Compare what the models compute, not raw weights: the attention key bias has a zero true
+    # gradient, so Adam turns float noise there into lr-sized steps that change no output.
+    from uirbench.models.daclip import build_daclip
+
+    image = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    feats = []
+    for out in (one, two):
+        model = build_daclip(MICRO, weights=out / "checkpoints" / "last.safetensors").eval()
+        with torch.no_grad():
+            feats.append(torch.cat(model.encode_image(image, control=True), dim=-1))
+    torch.testing.assert_close(feats[0], feats[1], atol=FEATURE_TOL, rtol=0)

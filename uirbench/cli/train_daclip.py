@@ -1,0 +1,51 @@
+"""``uirbench train daclip --recipe recipes/daclip_vitb32.yaml [key=value ...]``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from uirbench.cli.console import console
+
+
+def register(app: typer.Typer) -> None:
+    from uirbench.cli.groups import train_app
+
+    train_app.command("daclip")(train_daclip)
+
+
+def train_daclip(
+    recipe: Path = typer.Option(
+        ..., "--recipe", help="YAML recipe, e.g. recipes/daclip_tiny.yaml."
+    ),
+    overrides: list[str] = typer.Argument(
+        None, help="key=value settings over the recipe: root=data/demo lr=1e-4 train.epochs=5."
+    ),
+    show: bool = typer.Option(False, "--show", help="Print the resolved recipe and exit."),
+) -> None:
+    """Train DA-CLIP (a controller on a frozen CLIP) on a built root's shards.
+
+    Resumes from OUTPUT/checkpoints/last when it exists; writes OUTPUT/metrics.jsonl and a
+    safetensors + JSON checkpoint each epoch; classifies the val split at the end.
+    Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train daclip ...
+
+    Examples:
+      uirbench train daclip --recipe recipes/daclip_tiny.yaml root=data/demo
+      torchrun --nproc_per_node 4 -m uirbench train daclip --recipe recipes/daclip_vitb32.yaml
+        root=datasets/universal
+    """
+    from uirbench.train.daclip import load_daclip_recipe, train
+
+    cfg = load_daclip_recipe(recipe, overrides or [])
+    if show:
+        typer.echo(json.dumps(cfg, indent=1))
+        return
+    summary = train(cfg, log=lambda m: console.print(m, highlight=False))
+    if summary.get("val_accuracy") is not None:
+        console.print(
+            f"val degradation accuracy {100 * summary['val_accuracy']:.1f}% "
+            f"after {summary['step']} steps; checkpoint {summary['checkpoint']}",
+            highlight=False,
+        )

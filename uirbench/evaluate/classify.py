@@ -1,0 +1,157 @@
+"""Degradation classification accuracy (the paper's Table 4) of DA-CLIP on a built split.
+
+An LQ image is assigned the task whose degradation text (``motion-blurry``, ``hazy``, ...) has the
+highest cosine similarity with its degradation embedding, as DA-CLIP is used downstream. The
+zero-shot CLIP row does the same with plain CLIP image features. Per task: accuracy in percent;
+"Average (macro)" is the unweighted mean over tasks, "Average (micro)" the pooled accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from uirbench.tasks import TASKS
+
+ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
+
+
+@torch.no_grad()
+def predict_split(
+    model: Any,
+    root: str | Path,
+    split: str,
+    device: str | torch.device = "cpu",
+    batch_size: int = 64,
+    zero_shot: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(predicted class, true class, keys) for every sample of ``split``."""
+    from uirbench.io import decode_image
+    from uirbench.models.daclip import encode_texts, preprocess
+    from uirbench.train.shardset import ShardSet
+
+    shards = ShardSet(root, split)
+    size = model.clip.visual.image_size
+    size = size[0] if isinstance(size, tuple | list) else size
+    texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
+    preds, truth = [], []
+    for start in range(0, len(shards), batch_size):
+        idx = range(start, min(len(shards), start + batch_size))
+        images = torch.stack(
+            [
+                torch.from_numpy(decode_image(shards.read(i, "lq.png"), shards.samples[i].key))
+                .permute(2, 0, 1)
+                .contiguous()
+                for i in idx
+            ]
+        )
+        x = preprocess(images.to(device), size)
+        if zero_shot:
+            feats = model.encode_image(x, normalize=True)
+        else:
+            feats = model.encode_image(x, control=True, normalize=True)[1]
+        preds.append((feats.float() @ texts.t()).argmax(dim=1).cpu())
+        truth.extend(int(shards.text(i, "cls")) for i in idx)
+    keys = shards.keys()
+    shards.close()
+    return torch.cat(preds), torch.tensor(truth), keys
+
+
+def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.DataFrame:
+    """Per task: correct, total, accuracy (%) — one row per task present in the split."""
+    pred, truth, _ = predict_split(model, root, split, **kw)
+    rows = []
+    for task in TASKS:
+        mask = truth == task.index
+        total = int(mask.sum())
+        if total:
+            correct = int((pred[mask] == task.index).sum())
+            rows.append(
+                {
+                    "task": task.id,
+                    "correct": correct,
+                    "total": total,
+                    "accuracy": 100 * correct / total,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def table_row(name: str, per_task: pd.DataFrame) -> dict[str, Any]:
+    """One Table 4 row from :func:`classify_split`'s output."""
+    row: dict[str, Any] = {"model": name}
+    for task in TASKS:
+        hit = per_task[per_task["task"] == task.id]
+        row[task.id] = float(hit["accuracy"].iloc[0]) if len(hit) else float("nan")
+    row["average_macro"] = float(per_task["accuracy"].mean())
+    row["average_micro"] = float(100 * per_task["correct"].sum() / per_task["total"].sum())
+    return row
+
+
+def classification_table(
+    model: Any,
+    root: str | Path,
+    split: str = "val",
+    name: str = "DA-CLIP",
+    zero_shot_row: bool = True,
+    **kw: Any,
+) -> pd.DataFrame:
+    """Table 4 layout: a zero-shot row (the frozen CLIP inside ``model``) and the DA-CLIP row."""
+    rows = []
+    if zero_shot_row:
+        rows.append(
+            table_row("CLIP (zero-shot)", classify_split(model, root, split, zero_shot=True, **kw))
+        )
+    rows.append(table_row(name, classify_split(model, root, split, **kw)))
+    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+
+
+def to_markdown(table: pd.DataFrame, caption: str = "") -> str:
+    """A Markdown table with task display names and one decimal, as the paper prints it."""
+    heads = ["Model", *[t.folder for t in TASKS], "Average (macro)", "Average (micro)"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for _, r in table.iterrows():
+        cells = [str(r["model"])] + [
+            "-" if pd.isna(r[c]) else f"{r[c]:.1f}" for c in ROW_COLUMNS[1:]
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    return (caption + "\n\n" + text) if caption else text
+
+
+def write_outputs(table: pd.DataFrame, out_dir: str | Path, caption: str = "") -> dict[str, Path]:
+    """``classify.csv`` and ``classify.md`` in ``out_dir`` (written atomically)."""
+    from uirbench.io import atomic_write_text
+
+    out = Path(out_dir)
+    paths = {"csv": out / "classify.csv", "md": out / "classify.md"}
+    atomic_write_text(paths["csv"], table.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(paths["md"], to_markdown(table, caption))
+    return paths
+
+
+def load_model(
+    weights: str | None,
+    config: str | None = None,
+    clip_weights: str | None = None,
+    device: str | torch.device = "cpu",
+) -> Any:
+    """DA-CLIP for classification: from a checkpoint (its JSON gives the config when ours), or
+    an untrained one on the given CLIP weights (zero-shot row only)."""
+    import json
+
+    from uirbench.models.daclip import build_daclip
+
+    if weights is not None and config is None:
+        meta = Path(weights).with_suffix(".json")
+        if Path(weights).suffix == ".safetensors" and meta.exists():
+            config = json.loads(meta.read_text()).get("model_config")
+    model = build_daclip(
+        config or "daclip_ViT-B-32",
+        clip_weights=clip_weights if weights is None else "none",
+        weights=weights,
+    )
+    return model.to(device).eval()

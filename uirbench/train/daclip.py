@@ -1,0 +1,486 @@
+"""Train DA-CLIP from a recipe on a built root's shards (``uirbench train daclip``).
+
+What the official trainer does, plus what it leaves on the table:
+- the text tower is frozen, so caption and degradation-text embeddings are computed once per run
+  (not every step) and looked up by sample;
+- every source of randomness is derived from (seed, epoch, sample), and each rank takes a slice of
+  each global batch: N processes follow the one-process loss curve, and a resumed run ends with
+  the same weights as an uninterrupted one;
+- checkpoints are safetensors + JSON, written atomically at the end of every epoch.
+Loss: CLIP contrastive loss on (content, caption) + on (degradation, degradation text), with
+features gathered across ranks. ``loss: official`` uses batch-diagonal labels as released;
+``class-aware`` does not treat samples sharing a degradation as negatives of each other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from uirbench.errors import UirbenchError
+
+DEFAULTS: dict[str, Any] = {
+    "model": "daclip_ViT-B-32",  # packaged config name or JSON path
+    "clip_weights": None,  # open_clip tag or file; None: the config's clip_pretrained
+    "init_weights": None,  # a DA-CLIP checkpoint to start from (fine-tuning)
+    "output": "runs/daclip",
+    "data": {
+        "root": None,  # a built root (uirbench build-data); required
+        "train_split": "train",
+        "val_split": "val",
+        "crop_scale": None,  # [min, max] area of a random square crop; None: whole image
+        "cache_images": False,  # keep decoded LQ images in memory (small datasets)
+        "workers": 0,
+    },
+    "optim": {
+        "lr": 3.0e-5,
+        "betas": [0.9, 0.98],
+        "eps": 1.0e-6,
+        "weight_decay": 0.05,  # not on gains, biases, logit_scale (as open_clip)
+        "warmup_steps": 100,
+        "fused": "auto",  # fused AdamW kernel: auto = where torch supports it
+    },
+    "train": {
+        "epochs": 50,
+        "batch_size": 3136,  # global, over all processes
+        "loss": "official",  # official | class-aware
+        "max_logit_scale": 100.0,
+        "amp": "auto",  # auto | off | bf16 | fp16
+        "device": "auto",
+        "seed": 0,
+        "threads": None,  # torch CPU threads per process
+        "grad_checkpointing": False,
+        "log_every": 10,
+        "max_steps": None,  # stop early (tests, benchmarks); the schedule keeps its length
+        "eval_every_epochs": 0,  # 0: classify the val split at the end only
+        "progress": True,
+    },
+}
+LOSSES = ("official", "class-aware")
+
+
+# -------------------------------------------------------------------------------------- losses
+def contrastive_loss(
+    image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor, classes: torch.Tensor | None
+) -> torch.Tensor:
+    """Symmetric InfoNCE over a (global) batch with diagonal labels. With ``classes``, the other
+    samples of a sample's class are removed from its negatives (masked out of the softmax), so
+    identical degradation texts no longer pull the loss floor up to log(samples per class)."""
+    logits = scale * image @ text.t()
+    labels = torch.arange(len(image), device=image.device)
+    if classes is not None:
+        same = classes[:, None] == classes[None, :]
+        same.fill_diagonal_(False)
+        logits = logits.masked_fill(same, float("-inf"))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+
+
+def daclip_loss(
+    content: torch.Tensor,
+    caption: torch.Tensor,
+    degradation: torch.Tensor,
+    degradation_text: torch.Tensor,
+    scale: torch.Tensor,
+    classes: torch.Tensor,
+    kind: str = "official",
+) -> dict[str, torch.Tensor]:
+    """{"contrastive": content-caption loss, "degradation": degradation loss, "loss": sum}."""
+    if kind not in LOSSES:
+        raise UirbenchError(f"loss must be one of {', '.join(LOSSES)}, got {kind!r}")
+    clip = contrastive_loss(content, caption, scale, None)
+    degra = contrastive_loss(
+        degradation, degradation_text, scale, classes if kind == "class-aware" else None
+    )
+    return {"contrastive": clip, "degradation": degra, "loss": clip + degra}
+
+
+def cosine_lr(step: int, base: float, warmup: int, total: int) -> float:
+    """open_clip's schedule: linear warmup over ``warmup`` steps, then cosine to zero."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    span = max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / span)) * base
+
+
+# -------------------------------------------------------------------------------------- data
+@dataclass
+class SplitData:
+    """A split's samples: caption/degradation text ids into a shared text table, classes."""
+
+    shards: Any  # ShardSet
+    caption_ids: torch.Tensor
+    degradation_ids: torch.Tensor
+    classes: torch.Tensor
+    uncaptioned: int
+
+
+def read_split(root: str | Path, split: str, texts: dict[str, int]) -> SplitData:
+    """Index a split's shards; captions fall back to the degradation text when absent."""
+    from uirbench.train.shardset import ShardSet
+
+    shards = ShardSet(root, split)
+    cap, deg, cls = [], [], []
+    missing = 0
+    for i in range(len(shards)):
+        degradation = shards.text(i, "deg.txt")
+        if shards.has(i, "txt") and shards.text(i, "txt"):
+            caption = shards.text(i, "txt")
+        else:
+            caption, missing = degradation, missing + 1
+        cap.append(texts.setdefault(caption, len(texts)))
+        deg.append(texts.setdefault(degradation, len(texts)))
+        cls.append(int(shards.text(i, "cls")))
+    return SplitData(shards, torch.tensor(cap), torch.tensor(deg), torch.tensor(cls), missing)
+
+
+class ImageSource:
+    """Decoded LQ images of a split as uint8 CxHxW tensors (optionally cached in memory)."""
+
+    def __init__(self, shards: Any, cache: bool):
+        self.shards = shards
+        self.cache: dict[int, torch.Tensor] | None = {} if cache else None
+
+    def __call__(self, i: int) -> torch.Tensor:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        from uirbench.io import decode_image
+
+        img = decode_image(self.shards.read(i, "lq.png"), self.shards.samples[i].key)
+        t = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+        if self.cache is not None:
+            self.cache[i] = t
+        return t
+
+
+def random_square_crop(img: torch.Tensor, scale: tuple[float, float], g: torch.Generator):
+    """A random square crop covering ``scale`` (min, max) of the shorter side squared."""
+    _, h, w = img.shape
+    side = min(h, w)
+    area = scale[0] + (scale[1] - scale[0]) * torch.rand((), generator=g).item()
+    s = max(1, round(side * math.sqrt(area)))
+    top = int(torch.randint(0, h - s + 1, (), generator=g))
+    left = int(torch.randint(0, w - s + 1, (), generator=g))
+    return img[:, top : top + s, left : left + s]
+
+
+class BatchMaker(torch.utils.data.Dataset):
+    """Item ``k`` = the model-ready images of planned batch ``k`` (for a DataLoader with workers).
+
+    Crops are seeded by (seed, epoch, sample index), never by process or order."""
+
+    def __init__(
+        self, source: ImageSource, plan: list[tuple[int, list[int]]], cfg: dict, size: int
+    ):
+        self.source, self.plan, self.size = source, plan, size
+        self.seed = cfg["train"]["seed"]
+        self.scale = cfg["data"]["crop_scale"]
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        from uirbench.models.daclip import preprocess
+
+        epoch, indices = self.plan[k]
+        out = []
+        for i in indices:
+            img = self.source(i)
+            if self.scale:
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 100_003 + i)
+                img = random_square_crop(img, tuple(self.scale), g)
+            out.append(preprocess(img[None], self.size)[0])
+        return torch.stack(out)
+
+
+def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+
+
+# -------------------------------------------------------------------------------------- training
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """open_clip's split: no decay on 1-d tensors (gains, biases, embeddings' class token),
+    norms and ``logit_scale``."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        exclude = p.ndim < 2 or "ln" in name or "bias" in name or "logit_scale" in name
+        (no_decay if exclude else decay).append(p)
+    return [
+        {"params": no_decay, "weight_decay": 0.0},
+        {"params": decay, "weight_decay": weight_decay},
+    ]
+
+
+def make_optimizer(model: torch.nn.Module, cfg: dict, device: torch.device) -> torch.optim.AdamW:
+    o = cfg["optim"]
+    fused = o["fused"]
+    if fused == "auto":
+        fused = device.type in ("cuda", "cpu")
+    return torch.optim.AdamW(
+        param_groups(model, o["weight_decay"]),
+        lr=o["lr"],
+        betas=tuple(o["betas"]),
+        eps=o["eps"],
+        fused=bool(fused),
+    )
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+class MetricsLog:
+    """Append-only JSONL; on resume, lines past the resumed step are dropped first."""
+
+    def __init__(self, path: Path, resume_step: int | None, enabled: bool):
+        self.path, self.enabled = path, enabled
+        if not enabled:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_step is None:
+            path.write_text("")
+        elif path.exists():
+            keep = [
+                line
+                for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= resume_step
+            ]
+            path.write_text("".join(line + "\n" for line in keep))
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:
+    from uirbench.models.daclip import compact_state_dict
+    from uirbench.train.checkpoint import flatten_optimizer
+
+    tensors = {f"model.{k}": v for k, v in compact_state_dict(model).items()}
+    opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
+    tensors.update(opt_tensors)
+    return tensors, opt_meta
+
+
+def train(recipe: dict, log: Any = print) -> dict:
+    """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
+    from uirbench.models.daclip import build_daclip, encode_texts, load_config, read_daclip_state
+    from uirbench.train import amp, ddp
+    from uirbench.train.checkpoint import load_checkpoint, save_checkpoint, unflatten_optimizer
+
+    cfg = recipe
+    t_cfg, d_cfg, o_cfg = cfg["train"], cfg["data"], cfg["optim"]
+    if not d_cfg["root"]:
+        raise UirbenchError("data.root is not set: pass root=/path/to/built/root")
+    if t_cfg["loss"] not in LOSSES:
+        raise UirbenchError(f"train.loss must be one of {', '.join(LOSSES)}")
+    if t_cfg["threads"]:
+        torch.set_num_threads(int(t_cfg["threads"]))
+    env = ddp.init_distributed(t_cfg["device"])
+    device = env.device
+    out = Path(cfg["output"])
+    ckpt_stem = out / "checkpoints" / "last"
+    resume = (out / "checkpoints" / "last.json").exists()
+
+    torch.manual_seed(t_cfg["seed"])
+    model_cfg = load_config(cfg["model"])
+    model = build_daclip(model_cfg, clip_weights=cfg["clip_weights"] or None, weights=None)
+    if cfg["init_weights"]:
+        model.load_state_dict(read_daclip_state(cfg["init_weights"]), strict=True)
+    if t_cfg["grad_checkpointing"]:
+        model.set_grad_checkpointing(True)
+    model.to(device)
+    size = model_cfg["vision_cfg"]["image_size"]
+
+    texts: dict[str, int] = {}
+    train_data = read_split(d_cfg["root"], d_cfg["train_split"], texts)
+    t0 = time.perf_counter()
+    text_table = encode_texts(model, list(texts), device=device)
+    text_seconds = time.perf_counter() - t0
+
+    G = int(t_cfg["batch_size"])
+    n = len(train_data.classes)
+    if n < G:
+        raise UirbenchError(f"batch_size {G} is larger than the {n} training samples")
+    local = ddp.local_slice(G, env)
+    steps_per_epoch = n // G
+    total_steps = steps_per_epoch * int(t_cfg["epochs"])
+    stop = min(total_steps, int(t_cfg["max_steps"] or total_steps))
+
+    optimizer = make_optimizer(model, cfg, device)
+    start = 0
+    if resume:
+        tensors, meta = load_checkpoint(ckpt_stem)
+        state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        missing = model.load_state_dict(state, strict=False)
+        if missing.unexpected_keys or [
+            k for k in missing.missing_keys if not k.startswith("visual.")
+        ]:
+            raise UirbenchError(f"{ckpt_stem} does not match this recipe's model")
+        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        start = int(meta["step"])
+        if meta.get("global_batch") != G:
+            raise UirbenchError(
+                f"{ckpt_stem} was trained with batch_size {meta.get('global_batch')}, not {G}"
+            )
+        if env.is_main:
+            log(f"resuming {out} from step {start}")
+    net = ddp.wrap(model, env)
+    amp_dtype = amp.resolve(t_cfg["amp"], device)
+    autocast = amp.autocast(amp_dtype, device)
+    scaler = amp.grad_scaler(amp_dtype, device)
+    metrics = MetricsLog(out / "metrics.jsonl", start if resume else None, env.is_main)
+    max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
+    seed = int(t_cfg["seed"])
+    source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]))
+
+    plan = []
+    for step in range(start, stop):
+        epoch, b = divmod(step, steps_per_epoch)
+        order = epoch_order(n, epoch, seed)
+        plan.append((epoch, order[b * G : (b + 1) * G][local].tolist()))
+    loader = torch.utils.data.DataLoader(
+        BatchMaker(source, plan, cfg, size),
+        batch_size=None,
+        num_workers=int(d_cfg["workers"]),
+        persistent_workers=False,
+    )
+    if env.is_main:
+        log(
+            f"DA-CLIP {cfg['model']}: {n} train samples ({train_data.uncaptioned} without caption:"
+            f" degradation text used), {len(texts)} texts embedded once in {text_seconds:.1f}s, "
+            f"{world_desc(env)}, global batch {G}, steps {start}->{stop} of {total_steps}, "
+            f"amp {amp_dtype}"
+        )
+    progress = _progress(t_cfg["progress"] and env.is_main, stop - start)
+    last: dict[str, float] = {}
+    t_start, seen = time.perf_counter(), 0
+    model.train()
+    for k, images in enumerate(loader):
+        step = start + k
+        epoch, b = divmod(step, steps_per_epoch)
+        lr = cosine_lr(step, o_cfg["lr"], o_cfg["warmup_steps"], total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        order = epoch_order(n, epoch, seed)[b * G : (b + 1) * G]
+        images = images.to(device, non_blocking=True)
+        with autocast():
+            res = net(images)
+        content = ddp.gather_features(res["image_features"].float(), env)
+        degradation = ddp.gather_features(res["image_degra_features"].float(), env)
+        loss = daclip_loss(
+            content,
+            text_table[train_data.caption_ids[order]],
+            degradation,
+            text_table[train_data.degradation_ids[order]],
+            res["logit_scale"].float(),
+            train_data.classes[order].to(device),
+            t_cfg["loss"],
+        )
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss["loss"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, max_log_scale)
+        seen += G
+        last = {k2: float(v.detach()) for k2, v in loss.items()}
+        sps = seen / max(1e-9, time.perf_counter() - t_start)
+        record = {"step": step + 1, "epoch": epoch, "lr": lr, **last}
+        record["logit_scale"] = float(model.logit_scale.detach().exp())
+        record["samples_per_s"] = sps
+        if (step + 1) % int(t_cfg["log_every"]) == 0 or step + 1 == stop:
+            metrics.write(record)
+        progress.update(last["loss"], sps)
+        end_of_epoch = (step + 1) % steps_per_epoch == 0
+        if end_of_epoch or step + 1 == stop:
+            if env.is_main:
+                tensors, opt_meta = _checkpoint_tensors(model, optimizer)
+                meta = {
+                    "step": step + 1,
+                    "epoch": epoch + (1 if end_of_epoch else 0),
+                    "global_batch": G,
+                    "optimizer": opt_meta,
+                    "model_config": model_cfg,
+                    "recipe": cfg,
+                    "metrics": record,
+                }
+                save_checkpoint(ckpt_stem, tensors, meta)
+            every = int(t_cfg["eval_every_epochs"] or 0)
+            if end_of_epoch and every and (epoch + 1) % every == 0 and env.is_main:
+                acc = _val_accuracy(model, cfg, size, device)
+                metrics.write({"step": step + 1, "epoch": epoch, "val_accuracy": acc})
+            ddp.barrier(env)
+    progress.close()
+    summary: dict[str, Any] = {"step": stop, "checkpoint": str(ckpt_stem) + ".safetensors", **last}
+    if env.is_main and d_cfg["val_split"]:
+        summary["val_accuracy"] = _val_accuracy(model, cfg, size, device)
+        metrics.write({"step": stop, "val_accuracy": summary["val_accuracy"]})
+    summary["seconds"] = time.perf_counter() - t_start
+    ddp.barrier(env)
+    ddp.shutdown(env)
+    return summary
+
+
+def world_desc(env: Any) -> str:
+    return f"{env.world_size} process(es) on {env.device.type}"
+
+
+def _val_accuracy(model, cfg: dict, size: int, device) -> float:
+    from uirbench.evaluate.classify import classify_split
+
+    model.eval()
+    try:
+        table = classify_split(model, cfg["data"]["root"], cfg["data"]["val_split"], device=device)
+    finally:
+        model.train()
+    return float(table["correct"].sum() / table["total"].sum())
+
+
+class _progress:
+    """A rich progress bar with loss and samples/s (or nothing)."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.bar = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("train daclip"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[sps]:.1f} samples/s"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, loss=float("nan"), sps=0.0)
+
+    def update(self, loss: float, sps: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, loss=loss, sps=sps)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def load_daclip_recipe(path: str | Path, overrides: list[str] | None = None) -> dict:
+    from uirbench.train.recipe import load_recipe
+
+    return load_recipe(path, DEFAULTS, overrides or [])
