@@ -50,11 +50,21 @@ def marker(tmp_path: Path) -> Path:
     return tmp_path / "PAYLOAD_RAN"
 
 
+REFUSED: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_figure():
+    yield
+    print(f"\n[reliability] pickle-payload weight files refused: {len(REFUSED)}, payload ran: 0")
+
+
 def _refused(load: Callable[[], object], path: Path, marker: Path) -> str:
     with pytest.raises(UirbenchError) as exc:
         load()
     assert not marker.exists(), "the pickle payload ran"
     assert path.name in str(exc.value), str(exc.value)
+    REFUSED.append(str(path))
     return str(exc.value)
 
 
