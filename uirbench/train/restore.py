@@ -173,7 +173,10 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         step = self.first + k
         specs = batch_plan(self.source, step, self.cfg["train"]["batch_size"], self.cfg)
-        pairs = [load_sample(self.source, s, self.cfg) for s in specs[self.part]]
+        try:
+            pairs = [load_sample(self.source, s, self.cfg) for s in specs[self.part]]
+        except UirbenchError as exc:  # raised by train(): no worker traceback in the message
+            return exc
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
 
@@ -374,8 +377,10 @@ def train(recipe: dict, log: Any = print) -> dict:
     t0, last_val, loss_sum, n_loss = time.time(), {}, 0.0, 0
     step = start
     model.train()
-    for lq, gt in loader:
-        lq, gt = lq.to(device), gt.to(device)
+    for batch in loader:
+        if isinstance(batch, UirbenchError):
+            raise batch
+        lq, gt = batch[0].to(device), batch[1].to(device)
         ctx = {}
         if daclip is not None:
             content, degradation = daclip.encode(lq)
