@@ -344,6 +344,26 @@ def test_restore_input_with_bad_image(tmp_path: Path, kind: str) -> None:
     assert np.array_equal(read_image(out), expected(ref))
 
 
+# --------------------------------------------------------------------------- training data
+def test_restoration_training_names_an_unreadable_image(tmp_path: Path) -> None:
+    """A built root whose LQ file broke after the build: training stops naming it (DataLoader
+    workers on, as in the paper recipes), never a worker traceback."""
+    train_mod = pytest.importorskip("uirbench.train.restore")
+    from uirbench.data.index import read_index
+
+    root = make_root(tmp_path / "root")
+    bad = root / read_index(root).iloc[1]["lq_path"]
+    bad.write_bytes(b"")
+    overrides = [f"root={root}", "train_split=val", "tasks=noisy,jpeg", "patch_size=32"]
+    overrides += ["iterations=2", "workers=2", f"output={tmp_path / 'run'}", "progress=false"]
+    overrides += ["cache_images=false", "val.every=1000", "checkpoint.every=1000"]
+    overrides += ["val.per_task=0"]  # no validation images: the bad file is read in a worker
+    cfg = train_mod.load_restore_recipe(REPO / "recipes" / "nafnet_tiny.yaml", overrides)
+    with pytest.raises(Exception) as exc:
+        train_mod.train(cfg, log=lambda m: None)
+    _expect_refused(exc.value, bad)
+
+
 # --------------------------------------------------------------------------- caption (pixels)
 class _PixelCaptioner:
     """Stands in for BLIP: needs pixels, records what it was given."""
