@@ -413,3 +413,16 @@ def test_cache_survives_a_torn_line(tmp_path: Path) -> None:
         w.add({"a" * 64: "other model"})
     assert read_cache(tmp_path, "fp") == {"a" * 64: "first", "b" * 64: "second"}
     assert read_cache(tmp_path, "other") == {"a" * 64: "other model"}
+
+
+def test_device_resolution() -> None:
+    torch = pytest.importorskip("torch")
+    from uirbench.caption.backends.transformers_blip import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    if torch.cuda.is_available():
+        assert resolve_device("auto").startswith("cuda:")
+    else:
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(UirbenchError, match="no CUDA device"):
+            resolve_device("cuda")

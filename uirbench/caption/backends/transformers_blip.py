@@ -21,14 +21,20 @@ from uirbench.errors import UirbenchError
 
 
 def resolve_device(device: str | None) -> str:
-    """``auto`` -> ``cuda:<LOCAL_RANK>`` when CUDA is available, else ``cpu``."""
+    """``auto`` -> ``cuda:<LOCAL_RANK>`` when CUDA is available, else ``cpu``.
+
+    A bare ``cuda`` also means this rank's GPU, so ``--device cuda`` under torchrun does not put
+    every rank on GPU 0.
+    """
     import os
 
     import torch
 
-    if device in (None, "auto"):
+    if device in (None, "auto", "cuda"):
         if torch.cuda.is_available():
             return f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
+        if device == "cuda":
+            raise UirbenchError("--device cuda: no CUDA device is visible; use --device cpu")
         return "cpu"
     return device
 
