@@ -185,13 +185,16 @@ class BatchMaker(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.plan)
 
-    def __getitem__(self, k: int) -> torch.Tensor:
+    def __getitem__(self, k: int) -> torch.Tensor | UirbenchError:
         from uirbench.models.daclip import preprocess
 
         epoch, indices = self.plan[k]
         out = []
         for i in indices:
-            img = self.source(i)
+            try:
+                img = self.source(i)
+            except UirbenchError as exc:  # raised by train(): no worker traceback in the message
+                return exc
             if self.scale:
                 g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 100_003 + i)
                 img = random_square_crop(img, tuple(self.scale), g)
@@ -366,6 +369,8 @@ def train(recipe: dict, log: Any = print) -> dict:
     t_start, seen = time.perf_counter(), 0
     model.train()
     for k, images in enumerate(loader):
+        if isinstance(images, UirbenchError):
+            raise images
         step = start + k
         epoch, b = divmod(step, steps_per_epoch)
         lr = cosine_lr(step, o_cfg["lr"], o_cfg["warmup_steps"], total_steps)

@@ -170,7 +170,7 @@ class StepBatches(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.last - self.first
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor] | UirbenchError:
         step = self.first + k
         specs = batch_plan(self.source, step, self.cfg["train"]["batch_size"], self.cfg)
         try:
