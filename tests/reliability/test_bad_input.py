@@ -364,6 +364,31 @@ def test_restoration_training_names_an_unreadable_image(tmp_path: Path) -> None:
     _expect_refused(exc.value, bad)
 
 
+def test_daclip_training_names_an_unreadable_image(tmp_path: Path) -> None:
+    """The same for DA-CLIP training, which reads LQ images from the shards."""
+    import json
+
+    train_mod = pytest.importorskip("uirbench.train.daclip")
+    from uirbench.data.index import read_index
+    from uirbench.data.shards import write_shards
+
+    root = make_root(tmp_path / "root")
+    idx = read_index(root)
+    (root / idx.iloc[1]["lq_path"]).write_bytes(b"")  # the shard gets the broken file
+    write_shards(root, idx)
+    micro = tmp_path / "micro.json"
+    vision = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8}
+    text = {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
+    micro.write_text(json.dumps({"embed_dim": 32, "vision_cfg": vision, "text_cfg": text}))
+    overrides = [f"root={root}", f"model={micro}", f"output={tmp_path / 'run'}", "batch_size=5"]
+    overrides += ["epochs=1", "warmup_steps=1", "train_split=val", "val_split=null"]
+    overrides += ["progress=false", "threads=1", "workers=2", "cache_images=false"]
+    cfg = train_mod.load_daclip_recipe(REPO / "recipes" / "daclip_tiny.yaml", overrides)
+    with pytest.raises(Exception) as exc:
+        train_mod.train(cfg, log=lambda m: None)
+    _expect_refused(exc.value, Path(idx.iloc[1]["key"]))
+
+
 # --------------------------------------------------------------------------- caption (pixels)
 class _PixelCaptioner:
     """Stands in for BLIP: needs pixels, records what it was given."""
