@@ -317,13 +317,8 @@ def test_default_model_id_resolves_offline_from_hf_cache(
     shutil.copytree(tiny_blip, repo / "snapshots" / rev)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(rev)
-    env = {
-        "HF_HOME": str(hf_home),
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_CACHE": "",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-    env = {k: v for k, v in env.items() if v} | {"HF_HUB_CACHE": str(hf_home / "hub")}
+    # No --model: the default id must resolve from this cache alone (HF_HUB_OFFLINE=1).
+    env = {"HF_HOME": str(hf_home), "HF_HUB_CACHE": str(hf_home / "hub"), "HF_HUB_OFFLINE": "1"}
     proc = _cli(["--root", str(root), "--device", "cpu", "--quiet", "--batch-size", "3"], env)
     assert proc.returncode == 0, proc.stderr
     assert f"transformers:{model_id}@{rev}" in proc.stdout
