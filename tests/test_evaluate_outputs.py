@@ -171,3 +171,20 @@ def test_tasks_filter_and_unknown_metric(root, tmp_path):
     assert set(res["per_task"]) == {"jpeg", "Average (macro)", "Average (micro)"}
     with pytest.raises(UirbenchError, match="unknown metric 'nosuchmetric'"):
         run(root=root, outputs=outs, out=tmp_path / "r2", metrics="psnr,nosuchmetric")
+
+
+def test_tiny_image_and_checkpoint_path_errors_are_clear(tmp_path):
+    root = tmp_path / "root"
+    make_root(root)
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    with pytest.raises(UirbenchError, match=r"--model .* is a file: .*--weights"):
+        run(root=root, model=str(root / "index.parquet"), out=tmp_path / "r")
+    # Shrink one pair below the SSIM window (11 px + 2 x 4 px crop): the error names the pair.
+    idx = pd.read_parquet(root / "index.parquet")
+    idx.loc[idx["stem"] == "jp00", ["width", "height"]] = (12, 12)
+    write_index(root, idx)
+    small = np.zeros((12, 12, 3), np.uint8)
+    write_png(root / "val/jpeg-compressed/GT/jp00.png", small)
+    write_png(outs / "jpeg" / "jp00.png", small)
+    with pytest.raises(UirbenchError, match=r"val/jpeg/jp00: ssim: image \(4, 4\) is smaller"):
+        run(root=root, outputs=outs, out=tmp_path / "r", metrics="psnr,ssim", workers=0)

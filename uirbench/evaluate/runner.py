@@ -196,6 +196,14 @@ def run(
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     names = parse_metrics(metrics, prof)
     rows = _val_rows(root, tasks)
+    if model is not None:
+        from uirbench.models.registry import BUILDERS
+
+        if model not in BUILDERS and Path(model).is_file():
+            raise UirbenchError(
+                f"--model {model} is a file: name the architecture and pass the checkpoint as "
+                f"weights, e.g. --model ours --weights {model} (models: {', '.join(BUILDERS)})"
+            )
 
     fr_metrics: dict[str, Any] = {}
     fid = None
@@ -276,7 +284,10 @@ def run(
         # Bounded queue: images wait in memory only while a few scores are in flight.
         while len(pending) > limit:
             i, f = pending.popleft()
-            records[i].update(f.result())
+            try:
+                records[i].update(f.result())
+            except ValueError as exc:  # e.g. an image smaller than the SSIM window + crop
+                raise UirbenchError(f"{records[i]['key']}: {exc}") from None
 
     with ThreadPoolExecutor(n_threads) as pool:
         for it in items:
