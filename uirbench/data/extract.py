@@ -36,6 +36,7 @@ MAX_TOTAL_BYTES = 512 * 1024**3
 MAX_RATIO = 100.0
 MAX_MEMBERS = 2_000_000
 _CHUNK = 1 << 20
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,13 @@ def _zip_member(archive: Path, info: zipfile.ZipInfo) -> _Member:
             "from this archive (links and special files could escape the target)."
         )
     name = _safe_name(archive, info.filename)
+    if info.flag_bits & 0x1 or info.compress_type not in _ZIP_METHODS:
+        what = "encrypted" if info.flag_bits & 0x1 else f"packed with method {info.compress_type}"
+        raise UirbenchError(
+            f"{archive}: member {info.filename!r} is {what}, which uirbench cannot extract; "
+            "extract the archive by hand (e.g. `7z x`) into the folder it would be extracted to "
+            "(see docs/datasets.md): a hand-extracted folder is verified and used."
+        )
     if info.compress_size and info.file_size / info.compress_size > MAX_RATIO * 10:
         raise UnsafeArchiveError(
             f"{archive}: member {info.filename!r} expands "
@@ -126,6 +134,14 @@ def _check_totals(
         if not m.is_dir and m.name in seen:
             raise UnsafeArchiveError(f"{archive}: member {m.name!r} appears twice; refusing.")
         seen.add(m.name)
+    files = {m.name for m in members if not m.is_dir}
+    for m in members:
+        for parent in PurePosixPath(m.name).parents:
+            if str(parent) in files:
+                raise UnsafeArchiveError(
+                    f"{archive}: member {m.name!r} lies inside {str(parent)!r}, which is a file "
+                    "in the same archive; refusing."
+                )
     total = sum(m.size for m in members)
     packed = max(archive.stat().st_size, 1)
     if total > max_total:
