@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from uirbench.data import fetch
-from uirbench.errors import ChecksumError, UnsafeArchiveError
+from uirbench.errors import ChecksumError, UirbenchError, UnsafeArchiveError
 from uirbench.io import TMP_PREFIX
 
 GOOD = ("pkg/good.txt", b"fine")
@@ -73,6 +73,7 @@ ZIP_CASES: dict[str, list[tuple[str, bytes, int | None]]] = {
     "block-device": [("pkg/blk", b"", stat.S_IFBLK | 0o600)],
     "fifo": [("pkg/fifo", b"", stat.S_IFIFO | 0o600)],
     "bomb": [("pkg/zeros.bin", bytes(BOMB_BYTES), None)],
+    "inside-a-file": [("pkg/good.txt/uirbench-evil.txt", b"x", None)],
 }
 TAR_CASES: dict[str, list] = {
     "absolute": [("/tmp/uirbench-evil.txt", b"x")],
@@ -87,6 +88,7 @@ TAR_CASES: dict[str, list] = {
     "block-device": [_special("pkg/blk", tarfile.BLKTYPE)],
     "fifo": [_special("pkg/fifo", tarfile.FIFOTYPE)],
     "bomb": [("pkg/zeros.bin", bytes(BOMB_BYTES))],
+    "inside-a-file": [("pkg/good.txt/uirbench-evil.txt", b"x")],
 }
 TAR_FORMATS = {"tar": "", "tar.gz": "gz", "tar.bz2": "bz2", "tar.xz": "xz"}
 
@@ -185,6 +187,41 @@ def test_unsafe_archive_inside_a_folder_artifact_is_refused(tmp_path: Path) -> N
     assert _leftovers(tmp_path) == []
     assert not list(tmp_path.rglob("uirbench-evil.txt"))
     REFUSED.append("folder-artifact-inner-tar.gz-dotdot")
+
+
+def _patched_zip(flag: int = 0, method: int | None = None) -> bytes:
+    """A zip whose member claims encryption (general-purpose flag bit 0) or an unknown
+    compression method, patched into both the local and the central header."""
+    b = bytearray(_zip([(*GOOD, None)]))
+    local, central = b.find(b"PK\x03\x04"), b.find(b"PK\x01\x02")
+    b[local + 6] |= flag
+    b[central + 8] |= flag
+    if method is not None:
+        b[local + 8 : local + 10] = method.to_bytes(2, "little")
+        b[central + 10 : central + 12] = method.to_bytes(2, "little")
+    return bytes(b)
+
+
+@pytest.mark.parametrize("why", ["encrypted", "unknown-method"])
+def test_zip_we_cannot_read_is_a_clear_error_before_writing(tmp_path: Path, why: str) -> None:
+    raw = tmp_path / "raw"
+    (raw / "toy").mkdir(parents=True)
+    data = _patched_zip(flag=1) if why == "encrypted" else _patched_zip(method=99)
+    (raw / "toy" / "toy.zip").write_bytes(data)
+    man = _manifests(
+        tmp_path,
+        {
+            "path": "toy.zip",
+            "extract": True,
+            "extract_to": "unpacked",
+            "locations": [{"url": "http://127.0.0.1:9/never-used"}],
+        },
+    )
+    with pytest.raises(UirbenchError) as exc:
+        fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
+    assert "toy.zip" in str(exc.value) and "by hand" in str(exc.value)
+    assert not (raw / "toy" / "unpacked").exists()
+    assert _leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("ext", ["zip", "tar.gz"])
