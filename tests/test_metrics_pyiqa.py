@@ -176,3 +176,28 @@ def test_frechet_distance_equals_pytorch_fid_formula():
     assert frechet_distance(c, c) == pytest.approx(0, abs=1e-8)
     assert frechet_distance(c, d) == pytest.approx(frechet_distance(d, c), rel=1e-10)
     assert np.isnan(frechet_distance(c[:1], d))
+
+
+def test_ssim_pyiqa_is_available_and_clamps(tmp_path):
+    from skimage import data as skdata
+
+    from uirbench.evaluate import run
+    from uirbench.evaluate.metrics.pyiqa_metric import PyiqaFullReference
+    from uirbench.evaluate.profiles import get_profile
+    from uirbench.evaluate.runner import score_pair
+
+    root = make_root(tmp_path / "root")
+    outs = copy_lq_as_outputs(root, tmp_path / "outs")
+    res = run(root=root, outputs=outs, out=tmp_path / "r", metrics="ssim,ssim-pyiqa", workers=0)
+    assert res["metric_options"]["ssim-pyiqa"]["crop_border"] == 4
+    df = _fix.pd.read_csv(tmp_path / "r" / "per_image.csv")
+    # Mild noise: no negative contrast-structure values, so pyiqa agrees with the MATLAB SSIM.
+    assert np.allclose(df["ssim-pyiqa"], df["ssim"], atol=1e-4)
+    # sigma=50 noise on a smooth photo: pyiqa clamps the negative values and scores higher.
+    gt = np.ascontiguousarray(skdata.astronaut()[:96, 300:396])
+    rng = np.random.default_rng(0)
+    lq = np.clip(np.round(gt + rng.normal(0, 50, gt.shape)), 0, 255).astype(np.uint8)
+    prof = get_profile("daclip")
+    ours = score_pair(lq, gt, prof, ("ssim",))["ssim"]
+    theirs = PyiqaFullReference("ssim-pyiqa", prof.pyiqa["ssim-pyiqa"])([lq], [gt])[0]
+    assert theirs > ours + 1e-4
