@@ -132,7 +132,13 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
             f"{name}: truncated JPEG (no end-of-image marker); re-download or regenerate it"
         )
     arr = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(arr, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. a header declaring more pixels than OpenCV's limit (a pixel bomb)
+        raise ImageReadError(
+            f"{name}: cannot be decoded (corrupt, or its header declares more pixels than "
+            "OpenCV's CV_IO_MAX_IMAGE_PIXELS, 2^30 by default); re-download or regenerate it"
+        ) from None
     if img is None:
         raise ImageReadError(
             f"{name}: not a readable image (truncated, corrupt or not an image file); "
