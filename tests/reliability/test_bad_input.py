@@ -17,8 +17,10 @@ from __future__ import annotations
 import ast
 import importlib.util
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +54,22 @@ def _jpg(arr: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", arr[:, :, ::-1])[1].tobytes()
 
 
+def _pixel_bomb(w: int, h: int) -> bytes:
+    """A valid PNG header declaring w x h RGB pixels, with almost no data (a few hundred bytes)."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(tag + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(bytes(3 * w + 1)))
+        + chunk(b"IEND", b"")
+    )
+
+
 # kind -> (file suffix, bytes from a reference RGB image, expected RGB or None for "refused")
 Kind = tuple[str, Callable[[np.ndarray], bytes], Callable[[np.ndarray], np.ndarray] | None]
 KINDS: dict[str, Kind] = {
@@ -70,6 +88,7 @@ KINDS: dict[str, Kind] = {
     "truncated-png": (".png", lambda a: _png(a)[: len(_png(a)) // 2], None),
     "truncated-jpeg": (".jpg", lambda a: _jpg(a)[: len(_jpg(a)) // 2], None),
     "not-an-image": (".png", lambda a: b"name,caption\nthis is a CSV file\n", None),
+    "pixel-bomb": (".png", lambda a: _pixel_bomb(40_000, 40_000), None),
 }
 REFUSED = [k for k, v in KINDS.items() if v[2] is None]
 CONVERTED = [k for k, v in KINDS.items() if v[2] is not None]
