@@ -179,10 +179,17 @@ def test_merge_evaluated_with_paper_csv_and_tex(tmp_path):
     assert "NAFNet+DA-CLIP" in text and r"$\neq$" in text
 
 
-def test_partial_results_are_labelled(tmp_path):
+def test_partial_results_and_small_fid_samples_are_labelled(tmp_path):
     res = fake_results(tmp_path / "r", "mine", {"noisy": 25.0, "jpeg": 27.0})
-    (p,) = export([res], tmp_path / "o", fmt="md")
-    assert "partial: 2/10 tasks" in md_rows(p)["mine"]["Note"]
+    j = json.loads((res / "results.json").read_text())
+    for t in ("noisy", "jpeg"):
+        j["per_task"][t]["fid"] = 40.0
+    j["fid_samples"] = {"noisy": {"n": 68, "dims": 2048}, "jpeg": {"n": 29, "dims": 2048}}
+    (res / "results.json").write_text(json.dumps(j))
+    psnr, fid = export([res], tmp_path / "o", fmt="md")
+    assert "partial: 2/10 tasks" in md_rows(psnr)["mine"]["Note"]
+    assert "fewer images than feature dims on 2 task(s)" in md_rows(fid)["mine"]["Note"]
+    assert "feature dims" not in md_rows(psnr)["mine"]["Note"]
 
 
 def test_radar_orientation_and_files(tmp_path):

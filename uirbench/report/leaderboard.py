@@ -49,6 +49,8 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
             per_task, method, profile = res["per_task"], res["method"], res["profile"]["name"]
         except (ValueError, KeyError) as exc:
             raise UirbenchError(f"{f}: not a uirbench results.json ({exc})") from None
+        few = [t for t, x in (res.get("fid_samples") or {}).items() if x["n"] < x["dims"]]
+        fid_note = f"FID from fewer images than feature dims on {len(few)} task(s)" if few else ""
         for task, vals in per_task.items():
             tid = "average" if task == "Average (macro)" else task
             if tid not in TASK_IDS and tid != "average":
@@ -69,9 +71,10 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
                         "text": None,
                         "decimals": None,
                         "paper": str(f),
+                        "note": fid_note if metric == "fid" else "",
                     }
                 )
-    return pd.DataFrame(rows, columns=[*ref.COLUMNS, "text", "decimals", "paper"])
+    return pd.DataFrame(rows, columns=[*ref.COLUMNS, "text", "decimals", "paper", "note"])
 
 
 def _fmt(metric: str, value: float, text: str | None = None, decimals: int | None = None) -> str:
@@ -130,6 +133,8 @@ def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None
                 [other["text"].iloc[0], avg.text]
             ):
                 notes.append(f"FLAG: {ref.AVERAGES_TABLE} gives {other['text'].iloc[0]}")
+        if "note" in g:
+            notes += [n for n in dict.fromkeys(g["note"].dropna()) if n]
         row["Note"] = "; ".join(notes)
         out.append(row)
     return pd.DataFrame(out)
