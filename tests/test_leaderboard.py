@@ -240,3 +240,19 @@ def test_cli_export_and_plot(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "use csv, md or tex" in r.stderr
+
+
+@pytest.mark.skipif(not PAPER.is_file(), reason=f"{PAPER} (paper text) absent")
+@pytest.mark.parametrize("sub", ["a", "b", "c", "d"])
+def test_export_reproduces_table2(tmp_path, sub):
+    (path,) = export([], tmp_path, fmt="md", source=f"Table 2{sub}")
+    ours = md_rows(path)
+    text = PAPER.read_text().splitlines()
+    end = next(i for i, ln in enumerate(text) if ln.startswith(f"({sub}) "))
+    start = max(i for i in range(end) if text[i].startswith("PSNR"))
+    lines = text[start + 1 : end]
+    assert len(lines) == len(ours) == 6
+    for ln in lines:
+        parts = ln.split()
+        row = ours[" ".join(parts[:-4])]
+        assert [row[m] for m in ("psnr", "ssim", "lpips", "fid")] == parts[-4:]
