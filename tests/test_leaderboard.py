@@ -200,6 +200,8 @@ def test_radar_orientation_and_files(tmp_path):
     assert best == 30.0 and worst < 20.0
     paths = plot([], tmp_path, include_paper=True, metrics="psnr,lpips")
     assert sorted(p.name for p in paths) == [
+        "radar_all.png",
+        "radar_all.svg",
         "radar_lpips.png",
         "radar_lpips.svg",
         "radar_psnr.png",

@@ -246,8 +246,8 @@ def plot(
     methods: str | None = None,
     manifests: str | Path | None = None,
 ) -> list[Path]:
-    """Radar PNG + SVG per metric over the ten tasks (the paper's Figure 6 layout)."""
-    from uirbench.report.radar import radar
+    """Radar PNG + SVG per metric over the ten tasks, and all metrics in a row (Figure 6)."""
+    from uirbench.report.radar import method_colors, radar, radar_row
 
     long, _ = merged_long(results, include_paper, manifests)
     long = long[long["task"].isin(TASK_IDS)]
@@ -258,16 +258,22 @@ def plot(
         wanted = ref.figure6_methods(manifests) + evaluated
     else:
         wanted = list(dict.fromkeys(long["method"]))
-    written = []
+    panels = []
     for m in _select_metrics(long, metrics):
         sub = long[(long["metric"] == m) & long["method"].isin(wanted)]
-        label = sub["method"] + sub["source"].map(
-            lambda s: " (paper)" if s.startswith("Table") else ""
-        )
+        paper = sub["source"].str.startswith("Table")
+        label = sub["method"] + paper.map({True: " (paper)", False: ""})
         wide = sub.assign(label=label).pivot_table(
             index="label", columns="task", values="value", aggfunc="first", sort=False
         )
-        if wide.empty:
-            continue
-        written += radar(wide, m, higher_is_better(m), Path(out) / f"radar_{m}")
+        if not wide.empty:
+            panels.append((wide, m, higher_is_better(m)))
+    if not panels:
+        raise UirbenchError("nothing to plot: no per-task rows for the chosen methods/metrics")
+    colors = method_colors(list(dict.fromkeys(x for w, _, _ in panels for x in w.index)))
+    written = []
+    for wide, m, hb in panels:
+        written += radar(wide, m, hb, Path(out) / f"radar_{m}", colors)
+    if len(panels) > 1:
+        written += radar_row(panels, Path(out) / "radar_all", colors)
     return written

@@ -33,21 +33,12 @@ def _label(v: float) -> str:
     return f"{v:.3f}" if abs(v) < 2 else f"{v:.2f}"
 
 
-def radar(wide: pd.DataFrame, metric: str, higher_better: bool, stem: Path) -> list[Path]:
-    """Draw ``wide`` (methods x task ids) to ``stem``.png and .svg; return both paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tasks = [t for t in TASKS]
+def _draw(ax, data: pd.DataFrame, metric: str, higher_better: bool, colors: dict) -> None:
+    tasks = list(TASKS)
     n = len(tasks)
     angles = [2 * math.pi * i / n for i in range(n)]
-    data = wide.reindex(columns=[t.id for t in tasks]).astype(float)
+    data = data.reindex(columns=[t.id for t in tasks]).astype(float)
     scales = [_axis_scale(data[t.id].to_numpy(), higher_better) for t in tasks]
-
-    fig = plt.figure(figsize=(5.2, 5.6), dpi=150)
-    ax = fig.add_subplot(projection="polar")
     ax.set_theta_offset(math.pi / 2)  # first task at the top, then clockwise
     ax.set_theta_direction(-1)
     ax.set_ylim(0, 1.0)
@@ -61,9 +52,7 @@ def radar(wide: pd.DataFrame, metric: str, higher_better: bool, stem: Path) -> l
     ax.set_xticklabels(labels, fontsize=7)
     ax.grid(alpha=0.35)
     ax.spines["polar"].set_alpha(0.3)
-
-    colors = plt.get_cmap("tab10").colors
-    for k, (method, row) in enumerate(data.iterrows()):
+    for method, row in data.iterrows():
         r = []
         for t, (worst, best) in zip(tasks, scales, strict=True):
             v = row[t.id]
@@ -71,22 +60,73 @@ def radar(wide: pd.DataFrame, metric: str, higher_better: bool, stem: Path) -> l
         r = np.clip(np.array(r, dtype=float), 0, 1)
         ang = np.array([*angles, 2 * math.pi])  # close the polygon without sweeping back
         rr = np.append(r, r[0])
-        c = colors[k % len(colors)]
+        c = colors[method]
         ax.plot(ang, rr, color=c, lw=1.6, marker="o", ms=2.5, label=str(method))
         ax.fill(ang, np.nan_to_num(rr), color=c, alpha=0.08)
     arrow = "higher is better" if higher_better else "lower is better; outward is better"
     ax.set_title(f"{metric.upper()} ({arrow})", fontsize=10, pad=18)
-    ax.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.06),
-        ncol=min(3, len(data)),
-        fontsize=7,
-        frameon=False,
-    )
-    fig.tight_layout()
+
+
+def method_colors(methods: list[str]) -> dict[str, tuple]:
+    """One colour per method, the same in every chart."""
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab10"].colors
+    return {m: palette[k % len(palette)] for k, m in enumerate(methods)}
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     for p in paths:
         fig.savefig(p, metadata={"Date": None} if p.suffix == ".svg" else None)
     plt.close(fig)
     return paths
+
+
+def radar(
+    wide: pd.DataFrame, metric: str, higher_better: bool, stem: Path, colors: dict | None = None
+) -> list[Path]:
+    """Draw ``wide`` (methods x task ids) to ``stem``.png and .svg; return both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = colors or method_colors(list(wide.index))
+    fig = plt.figure(figsize=(5.2, 5.6), dpi=150)
+    ax = fig.add_subplot(projection="polar")
+    _draw(ax, wide, metric, higher_better, colors)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.06),
+        ncol=min(3, len(wide)),
+        fontsize=7,
+        frameon=False,
+    )
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def radar_row(
+    panels: list[tuple[pd.DataFrame, str, bool]], stem: Path, colors: dict | None = None
+) -> list[Path]:
+    """All metrics side by side with one legend, as the paper's Figure 6."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(m for wide, _, _ in panels for m in wide.index))
+    colors = colors or method_colors(methods)
+    fig = plt.figure(figsize=(4.6 * len(panels), 5.2), dpi=150)
+    for k, (wide, metric, hb) in enumerate(panels):
+        _draw(fig.add_subplot(1, len(panels), k + 1, projection="polar"), wide, metric, hb, colors)
+    handles = [plt.Line2D([], [], color=colors[m], lw=1.6, marker="o", ms=3) for m in methods]
+    fig.legend(
+        handles, methods, loc="lower center", ncol=min(6, len(methods)), fontsize=8, frameon=False
+    )
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save(fig, stem)
