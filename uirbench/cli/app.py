@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "caption",
     "restore",
     "train_restore",
+    "demo",
 ]
 
 app = typer.Typer(
