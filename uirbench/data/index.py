@@ -71,11 +71,35 @@ def read_index(root: str | Path) -> pd.DataFrame:
             f"Build one with `uirbench build-data --preset demo --root {root}`."
         )
     try:
-        return pq.read_table(path).to_pandas()
+        df = pq.read_table(path).to_pandas()
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise UirbenchError(
             f"{path} is unreadable ({exc}); rebuild it with `uirbench build-data`"
         ) from exc
+    _check_paths_inside(path, df)
+    return df
+
+
+def _check_paths_inside(path: Path, df: pd.DataFrame) -> None:
+    """An index may come with a root from elsewhere: its file paths must stay inside the root."""
+    for col in ("lq_path", "gt_path"):
+        if col not in df:
+            continue
+        rel = df[col].astype("string")
+        bad = (
+            rel.isna()
+            | (rel == "")
+            | rel.str.startswith("/")
+            | rel.str.contains("\\", regex=False)
+            | rel.str.contains(r"(?:^|/)\.\.(?:/|$)", regex=True)
+        ).fillna(True)
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            key = df["key"].iloc[i] if "key" in df else i
+            raise UirbenchError(
+                f"{path}: row {key!r} has {col} = {df[col].iloc[i]!r}, which is not a relative "
+                "path inside the root; rebuild the index with `uirbench build-data`"
+            )
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
