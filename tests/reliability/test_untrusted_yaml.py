@@ -260,3 +260,32 @@ def test_recipe_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
     path = _write(tmp_path, "bad", text)
     with pytest.raises(UirbenchError, match=r"bad\.yaml"):
         recipe.load_recipe(path, defaults)
+
+
+# ------------------------------------------------------------------------ a root from elsewhere
+@pytest.mark.parametrize("rel", ["val/../../outside.png", "/etc/passwd"])
+@pytest.mark.parametrize("col", ["lq_path", "gt_path"])
+def test_index_paths_cannot_escape_the_root(tmp_path: Path, col: str, rel: str) -> None:
+    """A built root may be downloaded: its index.parquet is read like a manifest, and a row whose
+    file path leaves the root stops every reader (evaluate, caption, training, shards)."""
+    import importlib.util
+
+    from uirbench.data.index import read_index, write_index
+
+    spec = importlib.util.spec_from_file_location(
+        "_evalfix", PACKAGE.parent / "tests" / "test_evaluate_outputs.py"
+    )
+    fix = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fix)
+    root = fix.make_root(tmp_path / "root")
+    idx = read_index(root)
+    key = idx.loc[1, "key"]
+    idx.loc[1, col] = rel
+    write_index(root, idx)
+    with pytest.raises(UirbenchError) as exc:
+        read_index(root)
+    assert key in str(exc.value) and col in str(exc.value) and "index.parquet" in str(exc.value)
+    from uirbench.evaluate import run
+
+    with pytest.raises(UirbenchError, match=col):
+        run(root=root, model="identity", out=tmp_path / "res", metrics="psnr", workers=0)
