@@ -163,6 +163,7 @@ def test_identity_model_equals_lq_folder_and_saves_images(root, tmp_path):
     assert np.array_equal(saved, read_image(root / "val/noisy/LQ/no02.png"))
     assert b["source"]["model"] == "identity"
     assert b["seed"] == 0 and "seed" not in a
+    assert b["warnings"] == []  # identity needs no weights
 
 
 def test_tasks_filter_and_unknown_metric(root, tmp_path):
@@ -188,3 +189,14 @@ def test_tiny_image_and_checkpoint_path_errors_are_clear(tmp_path):
     write_png(outs / "jpeg" / "jp00.png", small)
     with pytest.raises(UirbenchError, match=r"val/jpeg/jp00: ssim: image \(4, 4\) is smaller"):
         run(root=root, outputs=outs, out=tmp_path / "r", metrics="psnr,ssim", workers=0)
+
+
+def test_model_without_weights_is_flagged(root, tmp_path):
+    from uirbench.models.registry import BUILDERS, Restorer
+
+    BUILDERS["_half"] = lambda weights=None, device="cpu", **_: Restorer("_half", lambda x: x / 2)
+    try:
+        res = run(root=root, model="_half", out=tmp_path / "r", metrics="psnr", tasks="jpeg")
+    finally:
+        del BUILDERS["_half"]
+    assert any("not results" in w for w in res["warnings"])

@@ -125,6 +125,11 @@ def write_results(
         wsha = getattr(restorer, "weights_sha256", None)
         if wsha is None and weights and Path(weights).is_file():
             wsha = sha256_file(weights)
+        if not weights and not wsha and model != "identity":
+            warnings.append(
+                f"model {model}: no weights given or reported (random initialisation?); these "
+                "scores test the pipeline, they are not results"
+            )
         source = {
             "kind": "model",
             "model": model,
