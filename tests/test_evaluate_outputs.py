@@ -200,3 +200,8 @@ def test_model_without_weights_is_flagged(root, tmp_path):
     finally:
         del BUILDERS["_half"]
     assert any("not results" in w for w in res["warnings"])
+
+
+def test_pointing_outputs_at_a_dataset_split_gives_a_hint(root, tmp_path):
+    with pytest.raises(UirbenchError, match="restored images themselves"):
+        run(root=root, outputs=root / "val", out=tmp_path / "r", metrics="psnr")

@@ -120,6 +120,11 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         problems.append(
             _listing("not a readable image (empty, corrupt or not an image)", unreadable)
         )
+    if problems and not pairs and any((d / "GT").is_dir() for d in subdirs):
+        problems.append(
+            "  hint: these task folders hold LQ/ and GT/ (a dataset split); --outputs wants the "
+            "restored images themselves, e.g. <dir>/<task>/<name>.png"
+        )
     if problems:
         raise UirbenchError(
             f"--outputs {outputs} does not match the {len(rows)} GT images of the selected "
