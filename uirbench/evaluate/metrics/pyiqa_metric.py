@@ -21,8 +21,6 @@ from uirbench.errors import UirbenchError
 
 # uirbench name -> pyiqa name (``ssim-pyiqa`` keeps pyiqa's clamped SSIM available by choice).
 PYIQA_NAME = {"ssim-pyiqa": "ssim"}
-LPIPS_FILE = "LPIPS_v{version}_{net}"  # + the hash suffix pyiqa uses; resolved from pyiqa
-FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,8 @@ def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
 
         url = inception.FID_WEIGHTS_URL
         if url.startswith(("http://", "https://")):
-            out.append(WeightFile("pytorch-fid Inception v3", pyiqa_cache_dir() / FID_FILE, url))
+            path = pyiqa_cache_dir() / url.rsplit("/", 1)[-1]
+            out.append(WeightFile("pytorch-fid Inception v3", path, url))
     return out
 
 
