@@ -1,0 +1,129 @@
+"""Samples/s of one DA-CLIP training step, the official way against uirbench's levers.
+
+ViT-B/32 (random init, no download), batch 8, CPU, 2 threads by default. Each variant adds one
+lever to the previous one, so the printed ratios say what each lever buys:
+  official      text tower run every step on caption + degradation tokens (as released),
+                foreach AdamW, fp32
+  +cache        caption/degradation embeddings looked up (the text tower is frozen)
+  +fused        fused AdamW kernel (one pass over the 88M controller parameters)
+  +bf16         bf16 autocast for the forward (only where the CPU has native bf16, or --force)
+Variants are timed interleaved (round robin over repeats) so a noisy machine hurts all alike;
+the median step time is reported.
+
+  python benchmarks/train_daclip.py [--batch 8] [--threads 2] [--repeats 5] [--config ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+
+def make_step(model, variant: str, batch: int, size: int):
+    from uirbench.models.daclip import tokenize
+    from uirbench.train import amp
+    from uirbench.train.daclip import daclip_loss, param_groups
+
+    levers = {
+        "official": set(),
+        "+cache": {"cache"},
+        "+fused": {"cache", "fused"},
+        "+bf16": {"cache", "fused", "bf16"},
+    }[variant]
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 3, size, size, generator=g)
+    captions = [f"a photo number {i} of a street with cars" for i in range(batch)]
+    degradations = ["noisy", "hazy", "rainy", "snowy"] * (batch // 4 + 1)
+    tokens = torch.cat(
+        [tokenize(captions), tokenize(degradations[:batch])], dim=-1
+    )  # official layout: caption and degradation tokens side by side
+    classes = torch.arange(batch) % 4
+    with torch.no_grad():
+        cached = [
+            model.encode_text(t, normalize=True) for t in tokens.chunk(2, dim=-1)
+        ]  # computed once
+    opt = torch.optim.AdamW(
+        param_groups(model, 0.05),
+        lr=1e-5,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        fused="fused" in levers,
+        foreach=None if "fused" in levers else True,
+    )
+    ctx = amp.autocast(torch.bfloat16 if "bf16" in levers else None, torch.device("cpu"))
+
+    def step() -> None:
+        with ctx():
+            if "cache" in levers:
+                out = model(images)
+                caption, degradation = cached
+            else:
+                out = model(images, tokens)
+                caption, degradation = out["text_features"], out["text_degra_features"]
+        loss = daclip_loss(
+            out["image_features"].float(),
+            caption.float(),
+            out["image_degra_features"].float(),
+            degradation.float(),
+            out["logit_scale"].float(),
+            classes,
+        )["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default="daclip_ViT-B-32")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--force-bf16", action="store_true", help="time bf16 even without native bf16")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from uirbench.models.daclip import build_daclip, load_config
+    from uirbench.train.amp import cpu_has_native_bf16
+
+    size = load_config(args.config)["vision_cfg"]["image_size"]
+    variants = ["official", "+cache", "+fused"]
+    if cpu_has_native_bf16() or args.force_bf16:
+        variants.append("+bf16")
+    torch.manual_seed(0)
+    steps = {}
+    for v in variants:  # one model per variant: optimizer state must not be shared
+        model = build_daclip(args.config, clip_weights="none")
+        model.train()
+        steps[v] = make_step(model, v, args.batch, size)
+        for _ in range(args.warmup):
+            steps[v]()
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(args.repeats):
+        for v in variants:
+            t0 = time.perf_counter()
+            steps[v]()
+            times[v].append(time.perf_counter() - t0)
+    print(
+        f"DA-CLIP {args.config}, batch {args.batch}, CPU, {args.threads} threads, torch "
+        f"{torch.__version__}, native bf16: {cpu_has_native_bf16()}; median of {args.repeats}"
+    )
+    base = statistics.median(times["official"])
+    prev = base
+    for v in variants:
+        med = statistics.median(times[v])
+        print(
+            f"{v:10s} {args.batch / med:7.2f} samples/s  step {med:6.3f} s  "
+            f"x{base / med:4.2f} vs official  x{prev / med:4.2f} vs previous"
+        )
+        prev = med
+
+
+if __name__ == "__main__":
+    main()
