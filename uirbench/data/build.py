@@ -41,6 +41,8 @@ class BuildReport:
     built: int = 0
     reused: int = 0
     seconds: float = 0.0
+    pairs_seconds: float = 0.0  # of which: making the pairs (workers included)
+    finalize_seconds: float = 0.0  # of which: index and shards
     counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (task, split) -> pairs
     partial: bool = False  # --shard i/n: index and shards not written
 
@@ -219,6 +221,7 @@ def build(
         if progress:
             progress(len(rows), len(mine))
         _run_parallel(todo, root, plan, workers or min(os.cpu_count() or 1, 8), on_row)
+    report.pairs_seconds = time.perf_counter() - start
 
     if not report.partial:
         # Keep rows of (split, task) pairs this build did not cover, and captions of unchanged GTs.
@@ -230,13 +233,14 @@ def build(
                 rows[key]["caption"] = old["caption"]
         table = to_table(rows.values())
         write_index(root, table)
-        write_shards(root, table.to_pandas(), maxcount=shard_maxcount)
+        write_shards(root, table.to_pandas(), maxcount=shard_maxcount, workers=workers or 0)
         for path in _journal_paths(root):
             path.unlink()
         if not any(state.iterdir()):
             state.rmdir()
         _remove_orphans(root, rows.values())
     report.seconds = time.perf_counter() - start
+    report.finalize_seconds = report.seconds - report.pairs_seconds
     for row in (rows[j.key] for j in mine):
         k = (row["task"], row["split"])
         report.counts[k] = report.counts.get(k, 0) + 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from uirbench.data.layout import SHARDS_DIR, SPLITS
 from uirbench.io import atomic_path, atomic_write_text, sha256_file
 from uirbench.tasks import get_task
 
-DEFAULT_MAXCOUNT = 1000
+DEFAULT_MAXCOUNT = 256  # ~100-250 MB per shard at benchmark image sizes
 SHARDS_MANIFEST = "shards.json"
 
 
@@ -50,38 +52,53 @@ def sample_fields(root: Path, row: dict[str, Any]) -> dict[str, bytes]:
     return fields
 
 
+def _write_one(root: Path, path: Path, rows: list[dict[str, Any]]) -> str:
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar:
+        for row in rows:
+            for ext, data in sample_fields(root, row).items():
+                _add(tar, f"{row['key']}.{ext}", data)
+    return sha256_file(path)
+
+
 def write_shards(
-    root: str | Path, index: pd.DataFrame, maxcount: int = DEFAULT_MAXCOUNT
+    root: str | Path, index: pd.DataFrame, maxcount: int | None = None, workers: int = 0
 ) -> list[str]:
-    """(Re)write every split's shards from ``index``; returns the shard names, in order."""
+    """(Re)write every split's shards from ``index``; returns the shard names, in order.
+
+    ``maxcount`` (samples per shard) defaults to the root's current value (e.g. when caption
+    rewrites the shards), else :data:`DEFAULT_MAXCOUNT`.
+
+    Shards are independent files, so they are written by ``workers`` threads (0: one per core);
+    the work is file I/O and hashing, which release the GIL.
+    """
     root = Path(root)
     out = root / SHARDS_DIR
     out.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, Any] = {"maxcount": maxcount, "shards": {}}
-    names: list[str] = []
+    if maxcount is None:
+        current = out / SHARDS_MANIFEST
+        maxcount = (
+            json.loads(current.read_text())["maxcount"] if current.is_file() else DEFAULT_MAXCOUNT
+        )
+    jobs: list[tuple[str, str, list[dict[str, Any]]]] = []
     for split in SPLITS:
         rows = index[index["split"] == split].sort_values("key").to_dict("records")
         for n, start in enumerate(range(0, len(rows), maxcount)):
-            name = f"{split}-{n:06d}.tar"
-            with (
-                atomic_path(out / name) as tmp,
-                tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar,
-            ):
-                for row in rows[start : start + maxcount]:
-                    for ext, data in sample_fields(root, row).items():
-                        _add(tar, f"{row['key']}.{ext}", data)
-            count = len(rows[start : start + maxcount])
-            manifest["shards"][name] = {
-                "split": split,
-                "samples": count,
-                "sha256": sha256_file(out / name),
-            }
-            names.append(name)
+            jobs.append((f"{split}-{n:06d}.tar", split, rows[start : start + maxcount]))
+    threads = workers or min(os.cpu_count() or 1, 8)
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        hashes = list(pool.map(lambda j: _write_one(root, out / j[0], j[2]), jobs))
+    manifest: dict[str, Any] = {
+        "maxcount": maxcount,
+        "shards": {
+            name: {"split": split, "samples": len(rows), "sha256": digest}
+            for (name, split, rows), digest in zip(jobs, hashes, strict=True)
+        },
+    }
     for stale in out.glob("*.tar"):
         if stale.name not in manifest["shards"]:
             stale.unlink()
     atomic_write_text(out / SHARDS_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return names
+    return [name for name, _, _ in jobs]
 
 
 def shard_urls(root: str | Path, split: str) -> list[str]:
