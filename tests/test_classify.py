@@ -99,3 +99,41 @@ def test_cli_on_an_official_checkpoint(root, model, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "classify.csv").exists() and (out / "classify.md").exists()
     assert "CLIP (zero-shot)" in (out / "classify.md").read_text()
+
+
+def test_patch_grid_takes_native_patches_at_even_positions():
+    images = torch.arange(2 * 3 * 96 * 96, dtype=torch.float32).view(2, 3, 96, 96)
+    centre = cl.patch_grid(images, 32, 1)
+    assert centre.shape == (2, 3, 32, 32)
+    assert torch.equal(centre[1], images[1, :, 32:64, 32:64])
+    grid = cl.patch_grid(images, 32, 3)
+    assert grid.shape == (18, 3, 32, 32)
+    # image-major, then row-major positions 0, 32, 64: no resampling anywhere
+    assert torch.equal(grid[9 + 0], images[1, :, :32, :32])
+    assert torch.equal(grid[9 + 5], images[1, :, 32:64, 64:96])
+    assert torch.equal(grid[9 + 8], images[1, :, 64:, 64:])
+    small = torch.zeros(1, 3, 32, 32)
+    assert cl.patch_grid(small, 32, 2).shape == (4, 3, 32, 32)
+
+
+def test_grid_view_averages_patch_embeddings(root, model):
+    from uirbench.io import decode_image
+    from uirbench.models.daclip import encode_texts, preprocess
+    from uirbench.tasks import TASKS
+    from uirbench.train.shardset import ShardSet
+
+    pred, _, _ = cl.predict_split(model, root, "val", grid=2, batch_size=5)
+    shards = ShardSet(root, "val")
+    img = torch.from_numpy(decode_image(shards.read(0, "lq.png"))).permute(2, 0, 1)[None]
+    shards.close()
+    h = img.shape[-1]
+    corners = [img[..., t : t + 32, s : s + 32] for t in (0, h - 32) for s in (0, h - 32)]
+    with torch.no_grad():
+        feats = model.encode_image(preprocess(torch.cat(corners), 32), control=True)[1]
+        feats = torch.nn.functional.normalize(feats, dim=-1).mean(0)
+        texts = encode_texts(model, [t.degradation for t in TASKS])
+    assert int((feats @ texts.t()).argmax()) == int(pred[0])
+    # the view is the model's own unless given: a plain model resizes the whole image
+    assert torch.equal(
+        cl.predict_split(model, root, "val")[0], cl.predict_split(model, root, "val", grid=0)[0]
+    )

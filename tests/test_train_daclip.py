@@ -196,3 +196,51 @@ def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
         with torch.no_grad():
             feats.append(torch.cat(model.encode_image(image, control=True), dim=-1))
     torch.testing.assert_close(feats[0], feats[1], atol=FEATURE_TOL, rtol=0)
+
+
+def test_native_crops_and_dihedral_keep_pixels_unresampled():
+    img = torch.arange(3 * 40 * 48, dtype=torch.int32).view(3, 40, 48)
+    g = torch.Generator().manual_seed(1)
+    crop = td.random_native_crop(img, 32, g)
+    assert crop.shape == (3, 32, 32)
+    top, left = divmod(int(crop[0, 0, 0]), 48)
+    assert torch.equal(crop, img[:, top : top + 32, left : left + 32])
+    assert td.random_native_crop(img, 64, g) is img  # too small: whole image
+    seen = set()
+    for seed in range(40):
+        out = td.random_dihedral(crop, torch.Generator().manual_seed(seed))
+        assert torch.equal(out.flatten().sort().values, crop.flatten().sort().values)
+        seen.add(tuple(out[0, 0, :2].tolist()) + tuple(out[0, 1, :1].tolist()))
+    assert len(seen) == 8
+
+
+def test_native_mode_val_accuracy_is_what_classify_reports(root, micro_config, tmp_path):
+    from uirbench.evaluate.classify import classify_split, load_model
+
+    with pytest.raises(UirbenchError, match=r"data\.crop_mode must be one of"):
+        td.train(_recipe(root, micro_config, tmp_path / "bad", "crop_mode=tiles"))
+    out = tmp_path / "native"
+    summary = td.train(
+        _recipe(
+            root,
+            micro_config,
+            out,
+            "crop_mode=native",
+            "flips=true",
+            "patches=2",
+            "grid=3",
+            "val_split=val",
+        )
+    )
+    model = load_model(summary["checkpoint"])
+    assert model.uirbench_eval_grid == 3  # the view comes from the checkpoint's recipe
+    table = classify_split(model, root, "val")
+    assert table["correct"].sum() / table["total"].sum() == summary["val_accuracy"]
+
+
+def test_pool_patches_is_the_renormalised_mean_per_sample():
+    f = torch.nn.functional.normalize(torch.randn(6, 5), dim=-1)
+    pooled = td.pool_patches(f, 3)
+    assert pooled.shape == (2, 5)
+    torch.testing.assert_close(pooled[1], torch.nn.functional.normalize(f[3:].mean(0), dim=0))
+    assert td.pool_patches(f, 1) is f

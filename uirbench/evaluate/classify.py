@@ -4,6 +4,11 @@ An LQ image is assigned the task whose degradation text (``motion-blurry``, ``ha
 highest cosine similarity with its degradation embedding, as DA-CLIP is used downstream. The
 zero-shot CLIP row does the same with plain CLIP image features. Per task: accuracy in percent;
 "Average (macro)" is the unweighted mean over tasks, "Average (micro)" the pooled accuracy.
+
+Views: by default the whole image is resized to the model's input size (the paper). A model
+trained on native-scale patches (recipe ``data.crop_mode: native``) is shown a ``grid`` x ``grid``
+of evenly spaced native-scale patches instead, and their embeddings are averaged; the grid is
+read from the checkpoint's recipe so ``classify`` sees images the way training's val did.
 """
 
 from __future__ import annotations
@@ -19,6 +24,31 @@ from uirbench.tasks import TASKS
 ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
 
 
+def patch_grid(images: torch.Tensor, size: int, grid: int) -> torch.Tensor:
+    """Bx3xHxW -> (B*grid*grid)x3xsizexsize native-scale patches at evenly spaced positions
+    (grid 1: the centre). Images no larger than ``size`` give themselves, once per patch."""
+    _, _, h, w = images.shape
+    if h <= size or w <= size:
+        return images.repeat_interleave(grid * grid, dim=0)
+
+    def starts(n: int) -> list[int]:
+        if grid == 1:
+            return [(n - size) // 2]
+        return [round(k * (n - size) / (grid - 1)) for k in range(grid)]
+
+    patches = [
+        images[:, :, top : top + size, left : left + size]
+        for top in starts(h)
+        for left in starts(w)
+    ]
+    return torch.stack(patches, dim=1).flatten(0, 1)
+
+
+def model_grid(model: Any) -> int:
+    """The view a checkpoint was trained for (set by :func:`load_model`; 0: resize whole)."""
+    return int(getattr(model, "uirbench_eval_grid", 0) or 0)
+
+
 @torch.no_grad()
 def predict_split(
     model: Any,
@@ -27,8 +57,10 @@ def predict_split(
     device: str | torch.device = "cpu",
     batch_size: int = 64,
     zero_shot: bool = False,
+    grid: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(predicted class, true class, keys) for every sample of ``split``."""
+    """(predicted class, true class, keys) for every sample of ``split``. ``grid``: 0 resizes
+    each image whole; N >= 1 averages N x N native-scale patches; None: the model's own view."""
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess
     from uirbench.train.shardset import ShardSet
@@ -37,6 +69,9 @@ def predict_split(
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
     texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
+    grid = model_grid(model) if grid is None else int(grid)
+    if zero_shot:
+        grid = 0  # plain CLIP is used as released: whole image, resized
     preds, truth = [], []
     for start in range(0, len(shards), batch_size):
         idx = range(start, min(len(shards), start + batch_size))
@@ -48,11 +83,16 @@ def predict_split(
                 for i in idx
             ]
         )
-        x = preprocess(images.to(device), size)
+        images = images.to(device)
+        if grid:
+            images = patch_grid(images, size, grid)
+        x = preprocess(images, size)
         if zero_shot:
             feats = model.encode_image(x, normalize=True)
         else:
             feats = model.encode_image(x, control=True, normalize=True)[1]
+        if grid:  # mean embedding over each image's patches (= mean of its similarities)
+            feats = feats.view(len(idx), grid * grid, -1).mean(dim=1)
         preds.append((feats.float() @ texts.t()).argmax(dim=1).cpu())
         truth.extend(int(shards.text(i, "cls")) for i in idx)
     keys = shards.keys()
@@ -139,19 +179,27 @@ def load_model(
     clip_weights: str | None = None,
     device: str | torch.device = "cpu",
 ) -> Any:
-    """DA-CLIP for classification: from a checkpoint (its JSON gives the config when ours), or
-    an untrained one on the given CLIP weights (zero-shot row only)."""
+    """DA-CLIP for classification: from a checkpoint (its JSON gives the config when ours, and
+    the view its recipe trained: ``model.uirbench_eval_grid``), or an untrained one on the given
+    CLIP weights (zero-shot row only)."""
     import json
 
     from uirbench.models.daclip import build_daclip
 
-    if weights is not None and config is None:
+    recipe = None
+    if weights is not None:
         meta = Path(weights).with_suffix(".json")
         if Path(weights).suffix == ".safetensors" and meta.exists():
-            config = json.loads(meta.read_text()).get("model_config")
+            info = json.loads(meta.read_text())
+            config = config or info.get("model_config")
+            recipe = info.get("recipe")
     model = build_daclip(
         config or "daclip_ViT-B-32",
         clip_weights=clip_weights if weights is None else "none",
         weights=weights,
     )
+    if recipe:
+        from uirbench.train.daclip import eval_view
+
+        model.uirbench_eval_grid = eval_view(recipe)["grid"]
     return model.to(device).eval()

@@ -10,6 +10,10 @@ What the official trainer does, plus what it leaves on the table:
 Loss: CLIP contrastive loss on (content, caption) + on (degradation, degradation text), with
 features gathered across ranks. ``loss: official`` uses batch-diagonal labels as released;
 ``class-aware`` does not treat samples sharing a degradation as negatives of each other.
+Views: ``data.crop_mode: resize`` (default, the paper) resizes each (cropped) image to the
+model's input size; ``native`` cuts random patches of that size at the image's own pixel scale,
+so a small model still sees noise, JPEG blocks, blur and streaks, and classification then
+averages an ``eval.grid`` x ``eval.grid`` of native patches (recorded in the checkpoint).
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ DEFAULTS: dict[str, Any] = {
         "root": None,  # a built root (uirbench build-data); required
         "train_split": "train",
         "val_split": "val",
+        "crop_mode": "resize",  # resize: (crop, then) bicubic to the model's size | native
         "crop_scale": None,  # [min, max] area of a random square crop; None: whole image
+        "flips": False,  # random flips / 90-degree turns (native mode: texture keeps its class)
+        # native mode: patches per sample; the sample's embedding is their normalised mean (as
+        # eval.grid sees an image), so a local degradation (drops, a shadow edge) is learnt
+        # from a set of patches of which only some show it
+        "patches": 1,
         "cache_images": False,  # keep decoded LQ images in memory (small datasets)
         "workers": 0,
     },
@@ -46,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
         "weight_decay": 0.05,  # not on gains, biases, logit_scale (as open_clip)
         "warmup_steps": 100,
         "fused": "auto",  # fused AdamW kernel: auto = where torch supports it
+    },
+    "eval": {
+        # native mode only: classify a grid x grid of native-scale patches of each image and
+        # average their degradation embeddings (1: the centre patch)
+        "grid": 1,
     },
     "train": {
         "epochs": 50,
@@ -64,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 LOSSES = ("official", "class-aware")
+CROP_MODES = ("resize", "native")
 
 
 # -------------------------------------------------------------------------------------- losses
@@ -170,6 +186,25 @@ def random_square_crop(img: torch.Tensor, scale: tuple[float, float], g: torch.G
     return img[:, top : top + s, left : left + s]
 
 
+def random_native_crop(img: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
+    """A random ``size`` square at the image's own pixel scale (no resampling, so noise, JPEG
+    blocks and streaks keep their frequency); images smaller than ``size`` are returned whole."""
+    _, h, w = img.shape
+    if h < size or w < size:
+        return img
+    top = int(torch.randint(0, h - size + 1, (), generator=g))
+    left = int(torch.randint(0, w - size + 1, (), generator=g))
+    return img[:, top : top + size, left : left + size]
+
+
+def random_dihedral(img: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """One of the 8 flips/quarter turns of a square image, chosen by ``g``."""
+    k = int(torch.randint(0, 8, (), generator=g))
+    if k >= 4:
+        img = img.flip(-1)
+    return torch.rot90(img, k % 4, dims=(-2, -1)) if k % 4 else img
+
+
 class BatchMaker(torch.utils.data.Dataset):
     """Item ``k`` = the model-ready images of planned batch ``k`` (for a DataLoader with workers).
 
@@ -181,6 +216,9 @@ class BatchMaker(torch.utils.data.Dataset):
         self.source, self.plan, self.size = source, plan, size
         self.seed = cfg["train"]["seed"]
         self.scale = cfg["data"]["crop_scale"]
+        self.native = cfg["data"]["crop_mode"] == "native"
+        self.flips = bool(cfg["data"]["flips"])
+        self.patches = int(cfg["data"]["patches"]) if self.native else 1
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -195,10 +233,16 @@ class BatchMaker(torch.utils.data.Dataset):
                 img = self.source(i)
             except UirbenchError as exc:  # raised by train(): no worker traceback in the message
                 return exc
-            if self.scale:
-                g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 100_003 + i)
-                img = random_square_crop(img, tuple(self.scale), g)
-            out.append(preprocess(img[None], self.size)[0])
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 100_003 + i)
+            for _ in range(self.patches):
+                view = img
+                if self.native:
+                    view = random_native_crop(img, self.size, g)
+                elif self.scale:
+                    view = random_square_crop(img, tuple(self.scale), g)
+                if self.flips:
+                    view = random_dihedral(view, g)
+                out.append(preprocess(view[None], self.size)[0])
         return torch.stack(out)
 
 
@@ -207,6 +251,13 @@ def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
 
 
 # -------------------------------------------------------------------------------------- training
+def pool_patches(features: torch.Tensor, k: int) -> torch.Tensor:
+    """(B*k)xD unit embeddings of k patches per sample -> Bxd: their mean, renormalised."""
+    if k == 1:
+        return features
+    return F.normalize(features.view(-1, k, features.shape[-1]).mean(dim=1), dim=-1)
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """open_clip's split: no decay on 1-d tensors (gains, biases, embeddings' class token),
     norms and ``logit_scale``."""
@@ -286,6 +337,12 @@ def train(recipe: dict, log: Any = print) -> dict:
         raise UirbenchError("data.root is not set: pass root=/path/to/built/root")
     if t_cfg["loss"] not in LOSSES:
         raise UirbenchError(f"train.loss must be one of {', '.join(LOSSES)}")
+    if d_cfg["crop_mode"] not in CROP_MODES:
+        raise UirbenchError(
+            f"data.crop_mode must be one of {', '.join(CROP_MODES)}, got {d_cfg['crop_mode']!r}"
+        )
+    if int(cfg["eval"]["grid"]) < 1:
+        raise UirbenchError(f"eval.grid must be >= 1, got {cfg['eval']['grid']!r}")
     if t_cfg["threads"]:
         torch.set_num_threads(int(t_cfg["threads"]))
     env = ddp.init_distributed(t_cfg["device"])
@@ -337,6 +394,9 @@ def train(recipe: dict, log: Any = print) -> dict:
             )
         if env.is_main:
             log(f"resuming {out} from step {start}")
+    K = int(d_cfg["patches"]) if d_cfg["crop_mode"] == "native" else 1
+    if K < 1:
+        raise UirbenchError(f"data.patches must be >= 1, got {d_cfg['patches']!r}")
     net = ddp.wrap(model, env)
     amp_dtype = amp.resolve(t_cfg["amp"], device)
     autocast = amp.autocast(amp_dtype, device)
@@ -380,8 +440,8 @@ def train(recipe: dict, log: Any = print) -> dict:
         images = images.to(device, non_blocking=True)
         with autocast():
             res = net(images)
-        content = ddp.gather_features(res["image_features"].float(), env)
-        degradation = ddp.gather_features(res["image_degra_features"].float(), env)
+        content = ddp.gather_features(pool_patches(res["image_features"].float(), K), env)
+        degradation = ddp.gather_features(pool_patches(res["image_degra_features"].float(), K), env)
         loss = daclip_loss(
             content,
             text_table[train_data.caption_ids[order]],
@@ -440,12 +500,21 @@ def world_desc(env: Any) -> str:
     return f"{env.world_size} process(es) on {env.device.type}"
 
 
+def eval_view(cfg: dict) -> dict[str, Any]:
+    """How a model trained with ``cfg`` looks at an image when classifying: the whole image
+    resized, or a grid of native-scale patches (``classify`` reads this from the checkpoint)."""
+    native = cfg["data"].get("crop_mode", "resize") == "native"
+    return {"grid": int(cfg.get("eval", {}).get("grid", 1)) if native else 0}
+
+
 def _val_accuracy(model, cfg: dict, size: int, device) -> float:
     from uirbench.evaluate.classify import classify_split
 
     model.eval()
     try:
-        table = classify_split(model, cfg["data"]["root"], cfg["data"]["val_split"], device=device)
+        table = classify_split(
+            model, cfg["data"]["root"], cfg["data"]["val_split"], device=device, **eval_view(cfg)
+        )
     finally:
         model.train()
     return float(table["correct"].sum() / table["total"].sum())
