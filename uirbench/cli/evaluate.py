@@ -36,6 +36,12 @@ def evaluate(
     workers: int = typer.Option(2, help="Decoding worker processes (0: decode inline)."),
     save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
     seed: int = typer.Option(0, help="Torch seed before running --model (stochastic samplers)."),
+    limit_per_task: int | None = typer.Option(
+        None,
+        min=1,
+        help="Score only the first N val pairs of each task: a quick look at a slow model, "
+        "recorded as a subset in results.json (not the benchmark's figure).",
+    ),
     feature_cache: str | None = typer.Option(
         None,
         help="Folder caching GT features for FID (default ~/.cache/uirbench/features; "
@@ -63,6 +69,7 @@ def evaluate(
         name=name,
         feature_cache=feature_cache,
         seed=seed,
+        limit_per_task=limit_per_task,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

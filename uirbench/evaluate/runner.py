@@ -149,7 +149,7 @@ def _model_items(
         yield from flush()
 
 
-def _val_rows(root: Path, tasks: str | None) -> pd.DataFrame:
+def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) -> pd.DataFrame:
     df = read_index(root)
     selected = [t.id for t in parse_tasks(tasks)]
     rows = df[(df["split"] == "val") & df["task"].isin(selected)]
@@ -160,6 +160,8 @@ def _val_rows(root: Path, tasks: str | None) -> pd.DataFrame:
         )
     order = {t.id: i for i, t in enumerate(TASKS)}
     rows = rows.assign(_o=rows["task"].map(order)).sort_values(["_o", "key"])
+    if limit_per_task:
+        rows = rows.groupby("task", sort=False).head(limit_per_task)
     # Same-size images next to each other so model batches are large (stable within a task).
     return rows.drop(columns="_o").reset_index(drop=True)
 
@@ -181,12 +183,15 @@ def run(
     name: str | None = None,
     feature_cache: str | Path | None = None,
     seed: int = 0,
+    limit_per_task: int | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``.
 
     Writes ``per_image.csv``, ``per_task.csv``, ``per_task.md`` and ``results.json`` into ``out``
     and returns the results dict (the JSON's content). GT features for FID are cached under
     ``feature_cache`` (default ``~/.cache/uirbench/features``; ``"off"`` disables it).
+    ``limit_per_task`` scores only the first N val pairs of each task (in key order): a quick
+    look at a slow model, recorded in the results as a subset, never the benchmark's figure.
     """
     from uirbench.evaluate import results as res
 
@@ -195,7 +200,7 @@ def run(
     root, out = Path(root), Path(out)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     names = parse_metrics(metrics, prof)
-    rows = _val_rows(root, tasks)
+    rows = _val_rows(root, tasks, limit_per_task)
     if model is not None:
         from uirbench.models.registry import BUILDERS
 
@@ -329,6 +334,8 @@ def run(
             fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}
 
     extra: dict[str, Any] = {"seed": seed} if model is not None else {}
+    if limit_per_task:
+        extra["subset"] = f"first {limit_per_task} val pairs per task (not the full val split)"
     if fid_cache:
         extra["fid_feature_cache"] = {
             "dir": str(fid_cache.dir),

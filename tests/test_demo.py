@@ -1,0 +1,45 @@
+"""`uirbench demo --quick` end to end: every artefact is there, and a rerun reuses every step.
+
+Quick mode trains for a few steps only, so the scores are meaningless; what is tested is that
+each stage runs on the previous one's real outputs and writes what the README promises.
+"""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from uirbench.tasks import TASK_IDS
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_every_artefact_and_reruns_from_markers(tmp_path):
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "uirbench", "demo", "--quick", "--out", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    data = out / "data"
+    index = pd.read_parquet(data / "index.parquet")
+    assert index.caption.notna().all()
+    assert (data / "daclip_train.csv").is_file() and (data / "daclip_val.csv").is_file()
+    for run in ("daclip_tiny", "ours_tiny", "nafnet-daclip_tiny"):
+        assert (out / "runs" / run / "checkpoints" / "last.safetensors").is_file(), run
+    for model in ("identity", "ours", "nafnet-daclip"):
+        res = json.loads((out / "results" / model / "results.json").read_text())
+        assert set(TASK_IDS) <= set(res["per_task"]), model
+        assert (out / "results" / model / "per_task.md").is_file()
+    ours = json.loads((out / "results" / "ours" / "results.json").read_text())
+    assert "first 1 val pairs per task" in ours["subset"]
+    classify = pd.read_csv(out / "classify" / "classify.csv")
+    assert len(classify) == 2  # zero-shot row and DA-CLIP row
+    board = out / "leaderboard"
+    assert list(board.glob("*.csv")) and list(board.glob("*.md"))
+    assert list(board.glob("*.png")) and list(board.glob("*.svg"))
+    assert "tiny models" in first.stderr and "PSNR" in first.stderr
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr.count("done earlier") >= 8
