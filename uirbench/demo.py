@@ -33,7 +33,7 @@ RESTORE_MODELS = {"ours": "ours_tiny.yaml", "nafnet-daclip": "nafnet_daclip_tiny
 _SHORT_VAL = ["val.every=100000", "val.per_task=1", "val.size=64"]  # only the final check
 DEMO_OVERRIDES = {
     "daclip": [],
-    "ours": ["train.iterations=300", "checkpoint.every=100", *_SHORT_VAL],
+    "ours": ["train.iterations=200", "checkpoint.every=100", *_SHORT_VAL],
     "nafnet-daclip": ["train.iterations=800", "checkpoint.every=200", *_SHORT_VAL],
 }
 QUICK_OVERRIDES = {
