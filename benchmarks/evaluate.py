@@ -8,7 +8,7 @@ timing, so the figures are metric throughput only. Protocol: RGB, 4 px border cr
 calculate_ssim: float64, cv2.filter2D with the 11x11 Gaussian, per channel) and is written out
 below so the comparison does not depend on uirbench code.
 
-    python benchmarks/evaluate.py [--gt /work/shared/data/CBSD68 | --root ROOT] [--pyiqa-pairs 8]
+    python benchmarks/evaluate.py [--gt ../shared/data/CBSD68 | --root ROOT] [--pyiqa-pairs 8]
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ def timed(fn, pairs, repeat: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gt", type=Path, default=Path("/work/shared/data/CBSD68"))
+    ap.add_argument(
+        "--gt", type=Path, default=(Path(__file__).resolve().parents[2] / "shared" / "data/CBSD68")
+    )
     ap.add_argument("--root", type=Path, default=None, help="built root (uses val/noisy)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3, help="best of N runs")

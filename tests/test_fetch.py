@@ -357,7 +357,7 @@ def test_folder_artifact_pinned_by_tree_hash(tmp_path: Path) -> None:
 
 
 def test_shared_reference_mirror_if_present(tmp_path: Path) -> None:
-    shared = Path("/work/shared/data")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (shared / "LIVE1").is_dir():
         pytest.skip("reference data not on this machine")
     out = fetch.ensure_source("live1", tmp_path / "raw", mirror=shared, allow_download=False)

@@ -14,7 +14,7 @@ from uirbench.report import reference as ref
 from uirbench.report.leaderboard import export, metric_table, plot
 from uirbench.report.radar import _axis_scale
 
-PAPER = Path("/work/shared/paper/daclip-paper.txt")
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper/daclip-paper.txt"
 TASK_COLS = [
     "Blurry",
     "Hazy",

@@ -18,7 +18,7 @@ from skimage import data as skdata
 from uirbench.evaluate.profiles import get_profile
 from uirbench.evaluate.runner import score_pair
 
-CBSD68 = Path("/work/shared/data/CBSD68")
+CBSD68 = Path(__file__).resolve().parents[2] / "shared" / "data/CBSD68"
 
 
 # ---------------------------------------------------------------- independent reference

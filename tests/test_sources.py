@@ -251,7 +251,7 @@ def test_masks(tmp_path: Path) -> None:
 
 
 def test_shared_reference_data_if_present() -> None:
-    shared = Path("/work/shared/data")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (shared / "CBSD68").is_dir():
         pytest.skip("reference data not on this machine")
     assert len(get_adapter("cbsd68")(shared, "val")) == 68
@@ -363,7 +363,7 @@ def test_benchmark_pairs_fetches_verifies_and_pairs(tmp_path: Path) -> None:
 
 
 def test_benchmark_pairs_real_reference_data(tmp_path: Path) -> None:
-    shared = Path("/work/shared/data")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (shared / "CBSD68").is_dir():
         pytest.skip("reference data not on this machine")
     from uirbench.data.sources.resolve import benchmark_pairs
