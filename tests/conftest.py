@@ -26,6 +26,21 @@ def demo_copy(demo_root, tmp_path) -> Path:
 
 
 @pytest.fixture
+def tree_hashes():
+    """sha256 of every file under a folder, by relative path: compares two builds byte for byte."""
+    from uirbench.io import sha256_file
+
+    def hashes(root: Path) -> dict[str, str]:
+        return {
+            p.relative_to(root).as_posix(): sha256_file(p)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    return hashes
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not (SHARED_DATA / "SHA256SUMS").is_file():
         pytest.skip(f"real upstream mirror not present at {SHARED_DATA}")

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,16 +15,6 @@ from uirbench.data.verify import verify
 from uirbench.errors import UirbenchError
 from uirbench.io import TMP_PREFIX, read_image
 from uirbench.tasks import TASK_IDS, get_task
-
-
-def _tree_hashes(root: Path) -> dict[str, str]:
-    import hashlib
-
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_demo_builds_all_ten_tasks_train_and_val_in_the_official_layout(demo_root):
@@ -67,10 +56,10 @@ def test_shards_hold_every_pair_with_the_documented_fields(demo_root):
 
 
 @pytest.mark.slow
-def test_two_demo_builds_are_byte_identical(demo_root, tmp_path):
+def test_two_demo_builds_are_byte_identical(demo_root, tmp_path, tree_hashes):
     other = tmp_path / "again"
     build(root=other, preset="demo", workers=1)
-    assert _tree_hashes(other) == _tree_hashes(demo_root)
+    assert tree_hashes(other) == tree_hashes(demo_root)
 
 
 def test_seed_changes_the_random_degradations_only(tmp_path):
@@ -84,7 +73,7 @@ def test_seed_changes_the_random_degradations_only(tmp_path):
     assert (ia.loc[noisy, "lq_sha256"] != ib.loc[noisy, "lq_sha256"]).all()
 
 
-def test_interrupted_build_resumes_to_the_same_bytes(tmp_path):
+def test_interrupted_build_resumes_to_the_same_bytes(tmp_path, tree_hashes):
     full = tmp_path / "full"
     build(root=full, preset="demo", tasks="noisy,inpainting,hazy", workers=1)
 
@@ -108,10 +97,10 @@ def test_interrupted_build_resumes_to_the_same_bytes(tmp_path):
     assert not (part / "index.parquet").exists()
     report = build(root=part, preset="demo", tasks="noisy,inpainting,hazy", workers=2)
     assert report.reused >= 20
-    assert _tree_hashes(part) == _tree_hashes(full)
+    assert tree_hashes(part) == tree_hashes(full)
 
 
-def test_sharded_parts_then_a_final_run_equal_one_build(tmp_path):
+def test_sharded_parts_then_a_final_run_equal_one_build(tmp_path, tree_hashes):
     one = tmp_path / "one"
     build(root=one, preset="demo", tasks="snowy,jpeg", workers=1)
     many = tmp_path / "many"
@@ -120,7 +109,7 @@ def test_sharded_parts_then_a_final_run_equal_one_build(tmp_path):
         assert r.partial and not (many / "index.parquet").exists()
     final = build(root=many, preset="demo", tasks="snowy,jpeg", workers=1)
     assert final.built == 0 and final.reused == sum(final.counts.values())
-    assert _tree_hashes(many) == _tree_hashes(one)
+    assert tree_hashes(many) == tree_hashes(one)
 
 
 def test_verify_reports_changed_missing_and_extra_files(demo_copy):

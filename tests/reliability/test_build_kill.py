@@ -1,14 +1,12 @@
 """build-data killed with SIGKILL at random points, five times, then rerun: the final tree and
 index are byte-identical to an uninterrupted build and no temporary file remains."""
 
-import hashlib
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,16 +17,8 @@ TASKS = "noisy,jpeg,inpainting,rainy"
 KILLS = 5
 
 
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.mark.slow
-def test_five_sigkills_then_rerun_equal_an_uninterrupted_build(tmp_path):
+def test_five_sigkills_then_rerun_equal_an_uninterrupted_build(tmp_path, tree_hashes):
     reference = tmp_path / "reference"
     build(root=reference, preset="demo", tasks=TASKS, workers=1)
 
@@ -60,5 +50,5 @@ def test_five_sigkills_then_rerun_equal_an_uninterrupted_build(tmp_path):
     assert kills == KILLS, "a build finished before its kill point"
     assert journal.exists() and not (root / "index.parquet").exists()
     build(root=root, preset="demo", tasks=TASKS, workers=2)
-    assert _hashes(root) == _hashes(reference)
+    assert tree_hashes(root) == tree_hashes(reference)
     assert not [p for p in root.rglob("*") if p.name.startswith(TMP_PREFIX)]
