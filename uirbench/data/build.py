@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from uirbench.data import jobs as jobs_mod
 from uirbench.data.index import read_index, records, to_table, write_index
 from uirbench.data.jobs import PairJob
@@ -268,7 +266,3 @@ def _remove_orphans(root: Path, rows: Iterable[dict[str, Any]]) -> None:
         for path in (root / split).rglob("*.png") if (root / split).is_dir() else ():
             if path.relative_to(root).as_posix() not in keep:
                 path.unlink()
-
-
-def index_frame(root: str | Path) -> pd.DataFrame:
-    return read_index(root)
