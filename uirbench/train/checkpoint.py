@@ -2,15 +2,22 @@
 
 A checkpoint ``<stem>`` is two files: ``<stem>.safetensors`` (every tensor, flat names) and
 ``<stem>.json`` (everything else: step, recipe, optimizer hyper-parameters, RNG states as lists).
-The JSON is written last, so a checkpoint whose JSON exists is complete. Foreign weight files
-(``.pt``/``.pth``/``.bin``) are read with ``torch.load(weights_only=True)``: a file that needs
-arbitrary objects unpickled is refused with a clear error rather than executed.
+Each is renamed into place atomically, but a kill between the two renames would pair new tensors
+with the previous JSON. So the JSON records the sha256 of its tensors file and every load checks
+it, and while a new checkpoint is written the current one stays reachable as ``<stem>.prev.*``
+(hard links, no copy; removed once the new pair is complete), so there is always one intact pair
+to resume from. Checkpoints written before the digest existed load as before (nothing to check).
+Foreign weight files (``.pt``/``.pth``/``.bin``) are read with ``torch.load(weights_only=True)``:
+a file that needs arbitrary objects unpickled is refused with a clear error rather than executed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,10 +25,16 @@ from typing import Any
 import torch
 
 from uirbench.errors import UirbenchError
-from uirbench.io import atomic_path, atomic_write_text
+from uirbench.io import TMP_PREFIX, atomic_path, atomic_write_text, sha256_file
 
 SAFETENSORS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
+DIGEST_KEY = "tensors_sha256"  # in the JSON: sha256 of the .safetensors written with it
+PREVIOUS = ".prev"  # <stem>.prev.*: the last complete checkpoint, kept while a new one is written
+
+
+class CheckpointMismatchError(UirbenchError):
+    """The tensors file is not the one its JSON was written with (or it is damaged)."""
 
 
 def _stem(path: str | Path) -> Path:
@@ -29,30 +42,150 @@ def _stem(path: str | Path) -> Path:
     return path.with_suffix("") if path.suffix in (SAFETENSORS_SUFFIX, META_SUFFIX) else path
 
 
+def _pair(stem: Path) -> tuple[Path, Path]:
+    return stem.with_name(stem.name + SAFETENSORS_SUFFIX), stem.with_name(stem.name + META_SUFFIX)
+
+
+def previous_stem(stem: str | Path) -> Path:
+    """Where the complete checkpoint is kept while ``stem`` is being rewritten."""
+    stem = _stem(stem)
+    return stem.with_name(stem.name + PREVIOUS)
+
+
 def save_checkpoint(stem: str | Path, tensors: Mapping[str, torch.Tensor], meta: dict) -> Path:
-    """Write ``<stem>.safetensors`` then ``<stem>.json``, each atomically; returns the stem.
+    """Write ``<stem>.safetensors`` then ``<stem>.json`` (with the tensors' sha256), each
+    atomically; returns the stem. The checkpoint being replaced is kept as ``<stem>.prev.*``
+    until the new pair is complete, so a kill at any moment leaves one intact pair.
 
     Tensors sharing memory are cloned (safetensors refuses aliases), saved contiguous on CPU.
     """
     from safetensors.torch import save_file
 
     stem = _stem(stem)
+    tensor_path, meta_path = _pair(stem)
+    prev = previous_stem(stem)
+    _keep_current_as_previous(stem, prev)
     flat = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
-    with atomic_path(stem.with_name(stem.name + SAFETENSORS_SUFFIX)) as tmp:
+    with atomic_path(tensor_path) as tmp:
         save_file(flat, str(tmp), metadata={"format": "pt"})
-    atomic_write_text(stem.with_name(stem.name + META_SUFFIX), json.dumps(meta, indent=1) + "\n")
+        digest = sha256_file(tmp)
+    atomic_write_text(meta_path, json.dumps({**meta, DIGEST_KEY: digest}, indent=1) + "\n")
+    for path in reversed(_pair(prev)):  # JSON first: a lone .prev.safetensors is never used
+        path.unlink(missing_ok=True)
     return stem
 
 
-def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a checkpoint written by :func:`save_checkpoint`: (tensors, meta)."""
-    stem = _stem(stem)
-    meta_path = stem.with_name(stem.name + META_SUFFIX)
-    tensor_path = stem.with_name(stem.name + SAFETENSORS_SUFFIX)
+def _keep_current_as_previous(stem: Path, prev: Path) -> None:
+    """Hard-link the current complete pair to ``prev`` (copy where links are unsupported).
+
+    If a ``prev`` pair is already there, a run was killed mid-save: the current pair is linked
+    over it only if it verifies; otherwise ``prev`` is the intact one and stays.
+    """
+    tensor_path, meta_path = _pair(stem)
+    if not (tensor_path.exists() and meta_path.exists()):
+        return
+    prev_tensors, prev_meta = _pair(prev)
+    if prev_meta.exists():
+        try:
+            verify_checkpoint(stem)
+        except UirbenchError:
+            return
+    prev_meta.unlink(missing_ok=True)  # never a moment where prev's JSON meets other tensors
+    _link_or_copy(tensor_path, prev_tensors)
+    _link_or_copy(meta_path, prev_meta)
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+        # rename() between two links to one file does nothing and leaves tmp: drop it
+        Path(tmp).unlink(missing_ok=True)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_meta(meta_path: Path) -> dict:
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UirbenchError(f"cannot read checkpoint metadata {meta_path}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise UirbenchError(f"checkpoint metadata {meta_path} is not a JSON object")
+    return meta
+
+
+def _check_digest(tensor_path: Path, meta_path: Path, meta: dict) -> None:
+    want = meta.get(DIGEST_KEY)
+    if want is None:  # written before digests were recorded: nothing to check
+        return
+    got = sha256_file(tensor_path)
+    if got == want:
+        return
+    prev_tensors, prev_meta = _pair(previous_stem(meta_path))
+    if prev_meta.exists() and prev_tensors.exists() and meta_path != prev_meta:
+        hint = (
+            f"the previous complete checkpoint is kept as {prev_tensors} + {prev_meta}: "
+            "train.resume=auto falls back to it, or pass it explicitly"
+        )
+    else:
+        hint = (
+            "no previous checkpoint is kept; delete both files to start the run over "
+            "(or restore them from a backup)"
+        )
+    raise CheckpointMismatchError(
+        f"checkpoint {tensor_path} does not belong to {meta_path}: its sha256 is {got[:12]}..., "
+        f"the JSON was written with {str(want)[:12]}... (a run killed between writing the two "
+        f"files, or a damaged file). Not using it; {hint}"
+    )
+
+
+def verify_checkpoint(stem: str | Path) -> dict:
+    """Check that ``<stem>.safetensors`` is the file ``<stem>.json`` was written with; returns
+    the metadata. Raises :class:`CheckpointMismatchError` (naming both files) if not."""
+    tensor_path, meta_path = _pair(_stem(stem))
     if not tensor_path.exists():
         raise UirbenchError(f"checkpoint {tensor_path} not found")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    return load_tensor_file(tensor_path), meta
+    meta = _read_meta(meta_path) if meta_path.exists() else {}
+    _check_digest(tensor_path, meta_path, meta)
+    return meta
+
+
+def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by :func:`save_checkpoint`: (tensors, meta), after checking
+    that the two files belong together."""
+    tensor_path, _ = _pair(_stem(stem))
+    meta = verify_checkpoint(stem)
+    meta.pop(DIGEST_KEY, None)
+    return _load_safetensors(tensor_path), meta
+
+
+def find_resume_checkpoint(stem: str | Path, log: Any = None) -> Path | None:
+    """The newest intact checkpoint to resume from: ``<stem>``, else ``<stem>.prev`` (left by a
+    run killed while saving), else None when neither exists. A checkpoint that fails its check
+    with no intact fallback raises that error rather than starting over silently."""
+    stem = _stem(stem)
+    found = [s for s in (stem, previous_stem(stem)) if _pair(s)[1].exists()]
+    first_error: UirbenchError | None = None
+    for candidate in found:
+        try:
+            verify_checkpoint(candidate)
+        except UirbenchError as exc:
+            first_error = first_error or exc
+            continue
+        if first_error is not None and log is not None:
+            log(f"{first_error}\nresuming from {candidate} instead")
+        return candidate
+    if first_error is not None:
+        raise first_error
+    return None
 
 
 def load_tensor_file(path: str | Path) -> dict[str, Any]:
@@ -62,12 +195,15 @@ def load_tensor_file(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise UirbenchError(f"weights file {path} not found; check the path")
     if path.suffix == SAFETENSORS_SUFFIX:
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:
-            raise UirbenchError(f"{path} is not a valid safetensors file: {exc}") from exc
+        meta_path = path.with_suffix(META_SUFFIX)
+        if meta_path.exists():  # a uirbench checkpoint: its tensors must match its JSON
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                meta = None  # not ours (or unreadable): this loader does not need it
+            if isinstance(meta, dict):
+                _check_digest(path, meta_path, meta)
+        return _load_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -81,6 +217,15 @@ def load_tensor_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise UirbenchError(f"{path} holds a {type(obj).__name__}, not a dict of tensors")
     return obj
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as exc:
+        raise UirbenchError(f"{path} is not a valid safetensors file: {exc}") from exc
 
 
 def flatten_optimizer(state: dict, prefix: str = "optim.") -> tuple[dict[str, torch.Tensor], dict]:

@@ -329,7 +329,12 @@ def train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
     from uirbench.models.daclip import build_daclip, encode_texts, load_config, read_daclip_state
     from uirbench.train import amp, ddp
-    from uirbench.train.checkpoint import load_checkpoint, save_checkpoint, unflatten_optimizer
+    from uirbench.train.checkpoint import (
+        find_resume_checkpoint,
+        load_checkpoint,
+        save_checkpoint,
+        unflatten_optimizer,
+    )
 
     cfg = recipe
     t_cfg, d_cfg, o_cfg = cfg["train"], cfg["data"], cfg["optim"]
@@ -349,7 +354,8 @@ def train(recipe: dict, log: Any = print) -> dict:
     device = env.device
     out = Path(cfg["output"])
     ckpt_stem = out / "checkpoints" / "last"
-    resume = (out / "checkpoints" / "last.json").exists()
+    # last, or the intact previous checkpoint if a kill interrupted saving last
+    resume = find_resume_checkpoint(ckpt_stem, log if env.is_main else None)
 
     torch.manual_seed(t_cfg["seed"])
     model_cfg = load_config(cfg["model"])
@@ -379,7 +385,7 @@ def train(recipe: dict, log: Any = print) -> dict:
     optimizer = make_optimizer(model, cfg, device)
     start = 0
     if resume:
-        tensors, meta = load_checkpoint(ckpt_stem)
+        tensors, meta = load_checkpoint(resume)
         state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         missing = model.load_state_dict(state, strict=False)
         if missing.unexpected_keys or [

@@ -252,13 +252,14 @@ def _checkpoint_dir(cfg: dict) -> Path:
     return Path(cfg["output"]) / "checkpoints"
 
 
-def _find_resume(cfg: dict) -> Path | None:
+def _find_resume(cfg: dict, log: Any = None) -> Path | None:
+    from uirbench.train.checkpoint import find_resume_checkpoint
+
     r = cfg["train"]["resume"]
     if r in (None, False, "none"):
         return None
-    if r == "auto":
-        last = _checkpoint_dir(cfg) / "last.json"
-        return last if last.exists() else None
+    if r == "auto":  # last, or the intact previous one if a kill interrupted saving last
+        return find_resume_checkpoint(_checkpoint_dir(cfg) / "last", log)
     path = Path(r)
     if not path.with_suffix(".json").exists():
         raise UirbenchError(f"train.resume={r}: no checkpoint {path.with_suffix('.json')}")
@@ -317,7 +318,7 @@ def train(recipe: dict, log: Any = print) -> dict:
         net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"]
     )
     start = 0
-    resume = _find_resume(cfg)
+    resume = _find_resume(cfg, log if env.is_main else None)
     if resume is not None:
         tensors, meta = load_checkpoint(resume)
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
