@@ -2,6 +2,7 @@
 tensors with the old JSON silently: the JSON records the tensors' sha256, every loader checks it,
 and the previous complete checkpoint stays reachable until the new pair is complete."""
 
+import hashlib
 import json
 
 import pytest
@@ -202,3 +203,38 @@ def test_explicit_resume_of_a_mismatched_pair_is_refused(tmp_path, monkeypatch):
         ck.load_checkpoint(explicit)
     cfg["train"]["resume"] = "auto"
     assert _find_resume(cfg) == ck.previous_stem(stem)
+
+
+def test_checkpoint_tensors_are_written_as_the_safetensors_library_writes_them(tmp_path):
+    """uirbench streams checkpoints itself (plain writes: a full disk is an OSError, no stray
+    temporary of the library's); the bytes must equal ``safetensors.torch.save``'s."""
+    from safetensors.torch import load_file, save
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {
+        "w": torch.randn(3, 5, generator=g),
+        "half": torch.randn(7, generator=g).half(),
+        "bf16": torch.randn(2, 3, generator=g).bfloat16(),
+        "f64": torch.randn(3, generator=g, dtype=torch.float64),
+        "flag": torch.tensor(True),
+        "empty": torch.zeros(0, 3),
+        "scalar": torch.tensor(2.5),
+        "transposed": torch.randn(4, 6, generator=g).t(),  # not contiguous
+        **{str(d).split(".")[1]: torch.arange(3, dtype=d) for d in (torch.uint8, torch.int8)},
+        **{str(d).split(".")[1]: torch.arange(3, dtype=d) for d in (torch.int16, torch.int32)},
+        "int64": torch.arange(5),
+    }
+    path = tmp_path / "t.safetensors"
+    digest = ck.write_safetensors(path, tensors, {"format": "pt"})
+    want = save({k: v.contiguous() for k, v in tensors.items()}, metadata={"format": "pt"})
+    assert path.read_bytes() == want
+    assert digest == hashlib.sha256(want).hexdigest()
+    # tied weights (one storage, two names) need no clone and load as two equal tensors
+    tied = {"embed": tensors["w"], "head": tensors["w"]}
+    ck.save_checkpoint(tmp_path / "tied", tied, {})
+    got = load_file(str(tmp_path / "tied.safetensors"))
+    assert torch.equal(got["embed"], tensors["w"]) and torch.equal(got["head"], tensors["w"])
+    with pytest.raises(UirbenchError, match="complex64"):
+        ck.write_safetensors(
+            tmp_path / "c.safetensors", {"z": torch.zeros(2, dtype=torch.complex64)}
+        )

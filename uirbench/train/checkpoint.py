@@ -13,10 +13,13 @@ a file that needs arbitrary objects unpickled is refused with a clear error rath
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
 import shutil
+import struct
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,22 +60,74 @@ def save_checkpoint(stem: str | Path, tensors: Mapping[str, torch.Tensor], meta:
     atomically; returns the stem. The checkpoint being replaced is kept as ``<stem>.prev.*``
     until the new pair is complete, so a kill at any moment leaves one intact pair.
 
-    Tensors sharing memory are cloned (safetensors refuses aliases), saved contiguous on CPU.
+    Tensors are streamed one at a time (:func:`write_safetensors`), so tensors sharing memory
+    need no clone and the peak extra memory is one tensor.
     """
-    from safetensors.torch import save_file
-
     stem = _stem(stem)
     tensor_path, meta_path = _pair(stem)
     prev = previous_stem(stem)
     _keep_current_as_previous(stem, prev)
-    flat = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
     with atomic_path(tensor_path) as tmp:
-        save_file(flat, str(tmp), metadata={"format": "pt"})
-        digest = sha256_file(tmp)
+        digest = write_safetensors(tmp, tensors, {"format": "pt"})
     atomic_write_text(meta_path, json.dumps({**meta, DIGEST_KEY: digest}, indent=1) + "\n")
     for path in reversed(_pair(prev)):  # JSON first: a lone .prev.safetensors is never used
         path.unlink(missing_ok=True)
     return stem
+
+
+# torch dtype -> safetensors name, in the order of safetensors' own ``Dtype`` enum: the library
+# writes tensors by that order descending, then by name, and so does write_safetensors
+_DTYPES = {
+    torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
+    torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32", torch.float32: "F32",
+    torch.float64: "F64", torch.int64: "I64",
+}  # fmt: skip
+_DTYPE_RANK = {dtype: rank for rank, dtype in enumerate(_DTYPES)}
+
+
+def write_safetensors(
+    path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> str:
+    """Write ``tensors`` to ``path`` in the safetensors format; returns the file's sha256.
+
+    Why not ``safetensors.torch.save_file``: it writes through a temporary file of its own,
+    which a killed run leaves behind, and reports a full disk as a ``SafetensorError`` rather
+    than an ``OSError`` (so :func:`uirbench.io.atomic_path` could not name it). Here plain
+    Python writes go to the caller's (atomic) path, one tensor at a time, hashed on the way.
+    The bytes are those ``safetensors.torch.save`` produces (tested): u64 header size, JSON
+    header padded to 8 bytes, then the data in the library's order (wide dtypes first, so every
+    tensor stays aligned).
+    """
+    if sys.byteorder != "little":
+        raise UirbenchError("writing safetensors needs a little-endian machine")
+    flat = {k: v.detach() for k, v in tensors.items()}
+    for name, t in flat.items():
+        if t.dtype not in _DTYPES:
+            raise UirbenchError(f"cannot store tensor {name!r} of dtype {t.dtype} in a checkpoint")
+    names = sorted(flat, key=lambda k: (-_DTYPE_RANK[flat[k].dtype], k))
+    header: dict[str, Any] = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    for name in names:
+        t = flat[name]
+        size = t.numel() * t.element_size()
+        header[name] = {
+            "dtype": _DTYPES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        for chunk in (struct.pack("<Q", len(blob)), blob):
+            f.write(chunk)
+            digest.update(chunk)
+        for name in names:
+            data = flat[name].to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy()
+            f.write(data)
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def _keep_current_as_previous(stem: Path, prev: Path) -> None:
