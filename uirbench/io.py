@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -40,6 +41,73 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def no_space_error(dest: str | os.PathLike) -> UirbenchError:
+    return UirbenchError(
+        f"no space left on device while writing {dest}; free some space and rerun "
+        "(the previous version of the file is untouched, finished work is kept)"
+    )
+
+
+@contextlib.contextmanager
+def full_disk_is_an_error(dest: str | os.PathLike) -> Iterator[None]:
+    """Turn ENOSPC raised inside the block into a :class:`UirbenchError` naming ``dest``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise no_space_error(dest) from exc
+        raise
+
+
+def append_text(path: str | os.PathLike, text: str, durable: bool = False) -> None:
+    """Append ``text`` to a log-like file (opened and closed per call); a full disk is a
+    :class:`UirbenchError` naming it. Readers must skip a last line torn by a crash."""
+    with full_disk_is_an_error(path), open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        if durable:
+            os.fsync(f.fileno())
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSONL log written with :func:`append_text`, without a line torn by a
+    killed run (a torn line is not valid JSON, or not an object)."""
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    return records
+
+
+def atomic_write_files(files: dict[Path, bytes], durable: bool = True) -> None:
+    """Write several related files (e.g. one result in four formats) so that a failure while
+    writing them, such as a full disk, changes none: every temporary is written first, then all
+    are renamed in the given order (put the file readers trust, such as a JSON, last)."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for dest, data in files.items():
+            dest = Path(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+            os.close(fd)
+            staged.append((dest, Path(tmp)))
+            with full_disk_is_an_error(dest), open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+        for dest, tmp in staged:
+            with full_disk_is_an_error(dest):
+                os.replace(tmp, dest)
+    finally:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; on success rename it onto ``dest``.
@@ -63,10 +131,7 @@ def atomic_path(dest: str | os.PathLike, durable: bool = True) -> Iterator[Path]
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise UirbenchError(
-                f"no space left on device while writing {dest}; free some space and rerun "
-                "(the previous version of the file is untouched, finished work is kept)"
-            ) from exc
+            raise no_space_error(dest) from exc
         raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)

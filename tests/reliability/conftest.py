@@ -8,12 +8,16 @@ function (e.g. the JSON rename of a checkpoint), for windows too short to hit by
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import errno
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -133,3 +137,66 @@ def cli():
         temporaries = staticmethod(temporaries)
 
     return Cli
+
+
+class _Metered:
+    """A file opened for writing on the simulated disk: writes past the free space write what
+    fits, then raise ENOSPC, as a real full disk does."""
+
+    def __init__(self, f, disk: dict) -> None:
+        self._f, self._disk = f, disk
+
+    def write(self, data):
+        size = len(data.encode()) if isinstance(data, str) else memoryview(data).nbytes
+        if size > self._disk["free"]:
+            fits = self._disk["free"]
+            if fits:
+                self._f.write(data[:fits] if isinstance(data, str) else bytes(data)[:fits])
+            self._disk["free"] = 0
+            self._disk["refused"] += 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._disk["free"] -= size
+        return self._f.write(data)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._f.__exit__(*exc)
+
+
+@pytest.fixture
+def full_disk():
+    """``with full_disk(folder, free=0) as disk:`` files opened for writing under ``folder``
+    share ``free`` bytes; a write past them raises ENOSPC (after writing what fits). Covers
+    Python's ``open``/``io.open`` (pathlib, pandas, PIL, matplotlib) and tarfile. ``disk`` holds
+    the ``free`` bytes left and the number of ``refused`` writes."""
+    real_open = builtins.open
+
+    @contextlib.contextmanager
+    def arm(folder: Path, free: int = 0):
+        disk = {"free": free, "refused": 0}
+        folder = Path(folder).resolve()
+
+        def metered_open(file, mode="r", *args, **kwargs):
+            f = real_open(file, mode, *args, **kwargs)
+            if isinstance(file, int) or not any(c in mode for c in "wax+"):
+                return f
+            if Path(os.fspath(file)).resolve().is_relative_to(folder):
+                return _Metered(f, disk)
+            return f
+
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(builtins, "open", metered_open)
+            m.setattr(io, "open", metered_open)
+            m.setattr(tarfile, "bltn_open", metered_open)
+            yield disk
+
+    return arm

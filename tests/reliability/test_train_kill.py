@@ -2,10 +2,11 @@
 uninterrupted run's (deterministic CPU settings: one thread, fixed seeds), the logs hold each
 step once, and no temporary or leftover checkpoint file remains.
 
-Two kills per run: one from outside once the run's JSONL log shows a step past a checkpoint (the
-rerun resumes from that checkpoint and redoes the steps after it), and one inside the window
-between a checkpoint's two renames (new tensors on disk, the JSON still the previous step's): the
-rerun must detect the mismatch and resume from the kept previous pair."""
+Kill points: from outside once the run's JSONL log shows a step past a checkpoint (the rerun
+resumes from that checkpoint and redoes the steps after it); inside the window between a
+checkpoint's two renames (new tensors on disk, the JSON still the previous step's: the rerun must
+detect the mismatch and resume from the kept previous pair); and (DA-CLIP) while the tensors file
+is being written (the half-written temporary is removed by the next save)."""
 
 from __future__ import annotations
 
@@ -146,10 +147,14 @@ def test_train_daclip_sigkilled_twice_resumes_to_the_same_weights(tmp_path, root
     # 2: the rerun is killed between the two renames of its next checkpoint
     cli.kill_inside(args, WINDOW, "last.json", nth=1)
     kept = _assert_window_kill_left_a_mismatch(run / "checkpoints" / "last")
+    # 3: the next rerun (from the kept pair) is killed as it starts writing the tensors file
+    cli.kill_inside(args, "uirbench.train.checkpoint:write_safetensors", ".uirbench-tmp-")
+    assert cli.temporaries(run)  # the half-written file; the next save removes it
+    assert _assert_window_kill_left_a_mismatch(run / "checkpoints" / "last") == kept
     print(
         f"\ntrain daclip: SIGKILL 1 after step {first[0]} (checkpoint {first[1]}); SIGKILL 2 "
-        f"between the renames of the step-{kept + per_epoch} checkpoint; rerun from {kept} "
-        f"to {summary['step']}"
+        f"between the renames of the step-{kept + per_epoch} checkpoint; SIGKILL 3 while "
+        f"writing its tensors again; rerun from {kept} to {summary['step']}"
     )
     out = cli.run(args)
     assert "does not belong to" in out and "last.prev" in out
@@ -157,3 +162,21 @@ def test_train_daclip_sigkilled_twice_resumes_to_the_same_weights(tmp_path, root
     steps = cli.jsonl_steps(run / "metrics.jsonl")
     assert steps == list(range(1, summary["step"] + 1))  # each step logged once, in order
     _assert_clean(run, cli)
+
+
+@pytest.mark.parametrize("trainer", ["daclip", "restore"])
+def test_a_log_line_torn_by_a_kill_does_not_stop_the_resume(tmp_path, trainer):
+    """A SIGKILL during a log append leaves half a JSON line; resuming drops it (and the
+    records past the checkpoint's step) instead of failing on it."""
+    if trainer == "daclip":
+        from uirbench.train.daclip import MetricsLog as Log
+    else:
+        from uirbench.train.restore import _JsonlLog as Log
+    path = tmp_path / "log.jsonl"
+    records = [{"step": s, "loss": 1.0 / s} for s in (1, 2, 3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"step": 4, "lo')
+    log = Log(path, 2, True)
+    log.write({"step": 3, "loss": 0.5})
+    assert path.read_text().splitlines() == [
+        *(json.dumps(r) for r in records[:2]), json.dumps({"step": 3, "loss": 0.5}),
+    ]  # fmt: skip

@@ -9,11 +9,13 @@ otherwise the last one read wins (parts are read in name order, lines in file or
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 
 from uirbench.data.layout import STATE_DIR
+from uirbench.io import full_disk_is_an_error
 
 CACHE_DIR = "captions"
 
@@ -61,12 +63,17 @@ class CacheWriter:
             + "\n"
             for sha, cap in entries.items()
         )
-        self._f.write(lines)
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        with full_disk_is_an_error(self.path):  # a torn line is skipped when read back
+            self._f.write(lines)
+            self._f.flush()
+            os.fsync(self._f.fileno())
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError as exc:  # the bytes a full disk refused; add() already said so
+            if exc.errno != errno.ENOSPC:
+                raise
 
     def __enter__(self) -> CacheWriter:
         return self

@@ -18,7 +18,7 @@ import pandas as pd
 
 from uirbench.data.layout import INDEX_NAME
 from uirbench.evaluate.profiles import Profile
-from uirbench.io import atomic_write_text, sha256_file
+from uirbench.io import atomic_write_files, sha256_file
 from uirbench.tasks import TASKS
 
 MACRO = "Average (macro)"
@@ -167,9 +167,12 @@ def write_results(
         },
     }
     cols = ["key", "task", "stem", "height", "width", *[m for m in metrics if m in per_image]]
-    atomic_write_text(out / "per_image.csv", per_image[cols].to_csv(index=False))
-    atomic_write_text(out / "per_task.csv", table.to_csv())
     title = f"# {method} — profile `{profile.name}` ({profile.description})"
-    atomic_write_text(out / "per_task.md", markdown_table(table, metrics, title))
-    atomic_write_text(out / RESULTS_JSON, json.dumps(results, indent=2) + "\n")
+    texts = {  # all written before any is renamed: a full disk leaves the previous four files
+        out / "per_image.csv": per_image[cols].to_csv(index=False),
+        out / "per_task.csv": table.to_csv(),
+        out / "per_task.md": markdown_table(table, metrics, title),
+        out / RESULTS_JSON: json.dumps(results, indent=2) + "\n",
+    }
+    atomic_write_files({path: text.encode("utf-8") for path, text in texts.items()})
     return results

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from uirbench.io import atomic_path
 from uirbench.tasks import TASKS
 
 
@@ -80,8 +81,10 @@ def _save(fig, stem: Path) -> list[Path]:
 
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for p in paths:
-        fig.savefig(p, metadata={"Date": None} if p.suffix == ".svg" else None)
+    for p in paths:  # atomically: a kill or a full disk keeps the previous chart
+        with atomic_path(p) as tmp:
+            meta = {"Date": None} if p.suffix == ".svg" else None
+            fig.savefig(tmp, format=p.suffix[1:], metadata=meta)
     plt.close(fig)
     return paths
 

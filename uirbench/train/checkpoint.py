@@ -66,6 +66,8 @@ def save_checkpoint(stem: str | Path, tensors: Mapping[str, torch.Tensor], meta:
     stem = _stem(stem)
     tensor_path, meta_path = _pair(stem)
     prev = previous_stem(stem)
+    for stale in stem.parent.glob(TMP_PREFIX + "*"):  # a half-written file of a killed run
+        stale.unlink(missing_ok=True)
     _keep_current_as_previous(stem, prev)
     with atomic_path(tensor_path) as tmp:
         digest = write_safetensors(tmp, tensors, {"format": "pt"})

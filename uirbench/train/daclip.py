@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from uirbench.errors import UirbenchError
+from uirbench.io import append_text, atomic_write_text, read_jsonl
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -300,19 +301,14 @@ class MetricsLog:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is None:
-            path.write_text("")
+            atomic_write_text(path, "")
         elif path.exists():
-            keep = [
-                line
-                for line in path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= resume_step
-            ]
-            path.write_text("".join(line + "\n" for line in keep))
+            keep = [rec for rec in read_jsonl(path) if rec.get("step", 0) <= resume_step]
+            atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in keep))
 
     def write(self, record: dict) -> None:
         if self.enabled:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.path, json.dumps(record) + "\n")
 
 
 def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:

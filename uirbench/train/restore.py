@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from uirbench.errors import UirbenchError
+from uirbench.io import append_text, atomic_write_text, read_jsonl
 
 DEFAULTS: dict[str, Any] = {
     "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
@@ -431,17 +432,13 @@ class _JsonlLog:
         if not enabled:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            keep = [
-                line for line in path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= resume_step
-            ]  # fmt: skip
-            path.write_text("".join(line + "\n" for line in keep))
+        if path.exists():  # atomically, without a line torn by a killed run
+            keep = [rec for rec in read_jsonl(path) if rec.get("step", 0) <= resume_step]
+            atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in keep))
 
     def write(self, record: dict) -> None:
         if self.enabled:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_text(self.path, json.dumps(record) + "\n")
 
 
 class _Progress:
