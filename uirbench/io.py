@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,12 @@ from uirbench.errors import ImageReadError, UirbenchError
 # PIL's level 6, for files within ~10% of the size. Pixels are identical at any setting.
 PNG_PARAMS: tuple[int, ...] = ()
 TMP_PREFIX = ".uirbench-tmp-"
+# The most pixels uirbench decodes from one image: 2^27 (134 M, ~0.4 GB as RGB; a 48 MP photo
+# fits). Benchmark images are at most a few megapixels. A PNG or JPEG whose header declares more
+# is refused before any pixel buffer exists; OpenCV's own limit (2^30) would first allocate 3 GB.
+# Raise it with the UIRBENCH_MAX_IMAGE_PIXELS environment variable.
+MAX_IMAGE_PIXELS = 1 << 27
+MAX_PIXELS_ENV = "UIRBENCH_MAX_IMAGE_PIXELS"
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -179,6 +186,50 @@ def is_rgb8_png(data: bytes) -> bool:
     )
 
 
+def max_image_pixels() -> int:
+    value = os.environ.get(MAX_PIXELS_ENV)
+    if value is None:
+        return MAX_IMAGE_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UirbenchError(f"{MAX_PIXELS_ENV}={value!r}: give a positive number of pixels")
+    return limit
+
+
+def image_header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) that a PNG's IHDR or a JPEG's frame header declares, read without
+    decoding; None for other formats or when no such header is found (the decoder then has
+    the final word)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 24:
+        w, h = struct.unpack(">II", data[16:24])
+        return w, h
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None  # not at a marker: corrupt, left to the decoder
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker == 0xDA:  # image data before any frame header
+            return None
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn
+            if i + 9 > len(data):
+                return None
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
+    return None
+
+
 def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode image bytes to HxWx3 uint8 RGB, with documented conversions and clear errors.
 
@@ -186,7 +237,8 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
     (composited on nothing: alpha is ignored); 16-bit images are refused, since rescaling them
     silently would change every score computed from them. Truncated files are refused (PNG by
     libpng's checks, JPEG by its missing end marker); corrupted JPEG entropy data cannot be
-    detected (JPEG has no checksum).
+    detected (JPEG has no checksum). A PNG or JPEG declaring more than :func:`max_image_pixels`
+    pixels is refused from its header, before anything is allocated.
     """
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file (0 bytes); re-download or regenerate it")
@@ -195,6 +247,13 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
         # half-missing image would be scored silently.
         raise ImageReadError(
             f"{name}: truncated JPEG (no end-of-image marker); re-download or regenerate it"
+        )
+    size = image_header_size(data)
+    if size is not None and size[0] * size[1] > max_image_pixels():
+        raise ImageReadError(
+            f"{name}: its header declares {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, "
+            f"more than uirbench decodes ({max_image_pixels():,}); a decompression bomb, or a "
+            f"huge photo: downscale it, or raise the limit with {MAX_PIXELS_ENV}"
         )
     arr = np.frombuffer(data, dtype=np.uint8)
     try:
