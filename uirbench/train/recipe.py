@@ -64,6 +64,10 @@ def apply_overrides(tree: dict, overrides: Iterable[str]) -> dict:
         for part in path[:-1]:
             node = node[part]
         value = _parse(raw)
+        if isinstance(node[path[-1]], str) and value is not None and not isinstance(value, str):
+            # A text setting takes the text as typed: YAML would read amp=off as False and
+            # resume=100 as a number, and shell quoting cannot protect it from that.
+            value = raw.strip()
         check_type(".".join(path), node[path[-1]], value)
         node[path[-1]] = value
     return tree
