@@ -120,7 +120,7 @@ def test_train_restore_sigkilled_twice_resumes_to_the_same_weights(
 
 
 @pytest.mark.slow
-def test_train_daclip_sigkilled_twice_resumes_to_the_same_weights(tmp_path, root, cli):
+def test_train_daclip_sigkilled_three_times_resumes_to_the_same_weights(tmp_path, root, cli):
     from uirbench.train import daclip as td
 
     config = tmp_path / "micro.json"
