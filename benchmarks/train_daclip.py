@@ -6,11 +6,13 @@ lever to the previous one, so the printed ratios say what each lever buys:
                 foreach AdamW, fp32
   +cache        caption/degradation embeddings looked up (the text tower is frozen)
   +fused        fused AdamW kernel (one pass over the 88M controller parameters)
-  +bf16         bf16 autocast for the forward (only where the CPU has native bf16, or --force)
+  +bf16         bf16 autocast for the forward (on CUDA always; on CPU only where it has native
+                bf16, or with --force-bf16)
 Variants are timed interleaved (round robin over repeats) so a noisy machine hurts all alike;
 the median step time is reported.
 
   python benchmarks/train_daclip.py [--batch 8] [--threads 2] [--repeats 5] [--config ...]
+  python benchmarks/train_daclip.py --device cuda --batch 128     # a GPU: fp32 vs bf16 autocast
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 import torch
 
 
-def make_step(model, variant: str, batch: int, size: int):
+def make_step(model, variant: str, batch: int, size: int, device: torch.device):
     from uirbench.models.daclip import tokenize
     from uirbench.train import amp
     from uirbench.train.daclip import daclip_loss, param_groups
@@ -34,13 +36,14 @@ def make_step(model, variant: str, batch: int, size: int):
         "+bf16": {"cache", "fused", "bf16"},
     }[variant]
     g = torch.Generator().manual_seed(0)
-    images = torch.randn(batch, 3, size, size, generator=g)
+    images = torch.randn(batch, 3, size, size, generator=g).to(device)
     captions = [f"a photo number {i} of a street with cars" for i in range(batch)]
     degradations = ["noisy", "hazy", "rainy", "snowy"] * (batch // 4 + 1)
     tokens = torch.cat(
         [tokenize(captions), tokenize(degradations[:batch])], dim=-1
     )  # official layout: caption and degradation tokens side by side
-    classes = torch.arange(batch) % 4
+    tokens = tokens.to(device)
+    classes = (torch.arange(batch) % 4).to(device)
     with torch.no_grad():
         cached = [
             model.encode_text(t, normalize=True) for t in tokens.chunk(2, dim=-1)
@@ -53,7 +56,7 @@ def make_step(model, variant: str, batch: int, size: int):
         fused="fused" in levers,
         foreach=None if "fused" in levers else True,
     )
-    ctx = amp.autocast(torch.bfloat16 if "bf16" in levers else None, torch.device("cpu"))
+    ctx = amp.autocast(torch.bfloat16 if "bf16" in levers else None, device)
 
     def step() -> None:
         with ctx():
@@ -86,33 +89,43 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--force-bf16", action="store_true", help="time bf16 even without native bf16")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     from uirbench.models.daclip import build_daclip, load_config
     from uirbench.train.amp import cpu_has_native_bf16
 
     size = load_config(args.config)["vision_cfg"]["image_size"]
     variants = ["official", "+cache", "+fused"]
-    if cpu_has_native_bf16() or args.force_bf16:
+    if device.type == "cuda" or cpu_has_native_bf16() or args.force_bf16:
         variants.append("+bf16")
     torch.manual_seed(0)
     steps = {}
     for v in variants:  # one model per variant: optimizer state must not be shared
-        model = build_daclip(args.config, clip_weights="none")
+        model = build_daclip(args.config, clip_weights="none").to(device)
         model.train()
-        steps[v] = make_step(model, v, args.batch, size)
+        steps[v] = make_step(model, v, args.batch, size, device)
         for _ in range(args.warmup):
             steps[v]()
     times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:
+            sync()
             t0 = time.perf_counter()
             steps[v]()
+            sync()
             times[v].append(time.perf_counter() - t0)
+    where = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {args.threads} threads, native bf16: {cpu_has_native_bf16()}"
+    )
     print(
-        f"DA-CLIP {args.config}, batch {args.batch}, CPU, {args.threads} threads, torch "
-        f"{torch.__version__}, native bf16: {cpu_has_native_bf16()}; median of {args.repeats}"
+        f"DA-CLIP {args.config}, batch {args.batch}, {where}, torch {torch.__version__}; "
+        f"median of {args.repeats}"
     )
     base = statistics.median(times["official"])
     prev = base
