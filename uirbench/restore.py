@@ -420,9 +420,8 @@ class ModelRestorer(Restorer):
         if cfg["arch"] == "irsde":
             from uirbench.models.irsde.sde import IRSDE
 
-            s = cfg["sde"]
-            self.sde = IRSDE(s["max_sigma"], s["T"], s["schedule"], s["eps"], device=device)
-            self.sampling_mode = sampling_mode or s.get("sampling_mode", "posterior")
+            self.sde = IRSDE.from_config(cfg["sde"], device=device)
+            self.sampling_mode = sampling_mode or cfg["sde"].get("sampling_mode", "posterior")
         self.info = {"config": cfg, "tile": tile, "overlap": overlap}
 
     def _tile_size(self, h: int, w: int) -> int | None:

@@ -193,8 +193,7 @@ class Objective:
         if self.kind == "irsde":
             from uirbench.models.irsde.sde import IRSDE
 
-            s = net_cfg["sde"]
-            self.sde = IRSDE(s["max_sigma"], s["T"], s["schedule"], s["eps"], device=device)
+            self.sde = IRSDE.from_config(net_cfg["sde"], device=device)
 
     def __call__(self, net, lq, gt, ctx: dict, step: int, part: slice, global_batch: int):
         if self.sde is None:
@@ -205,8 +204,8 @@ class Objective:
         noise = torch.randn((global_batch, *gt.shape[1:]), generator=g)[part]
         t, noise = t.to(gt.device), noise.to(gt.device)
         xt = noise * self.sde.sigma_bar(t) + self.sde.mu_bar(gt, lq, t)
-        pred = net(xt, lq, t.reshape(-1), **ctx)
-        score = self.sde.score_from_noise(pred.float(), t)
+        pred = self.sde.noise_from_output(net(xt, lq, t.reshape(-1), **ctx).float(), xt, lq, t)
+        score = self.sde.score_from_noise(pred, t)
         expected = self.sde.reverse_sde_step_mean(xt, lq, score, t)
         optimum = self.sde.reverse_optimum_step(xt, gt, lq, t)
         return self.dist(expected, optimum)

@@ -7,6 +7,17 @@ dx = theta_t (mu - x) dt + sigma_t dw, with mu the LQ image and sigma_t^2 / thet
 
 Every stochastic step takes an optional ``noise`` tensor so callers (tests, tiled inference)
 can supply it; by default it is drawn from the given generator.
+
+What the network predicts (``prediction``): ``noise`` (the official IR-SDE: the Gaussian noise
+in x_t) or ``residual`` (x_0 - mu, from which the noise follows exactly). The two are the same
+model at the optimum, and the training loss and the samplers are unchanged (they see the implied
+noise). They differ in how an imperfect network's errors travel along the chain. The posterior
+step maps a deviation d of x_t to term1 * d + term2 * (error of the x_0 estimate). With noise
+prediction that error is exp(thetas_cumsum[t] * dt) * (d - sigma_bar * (error of the noise)), so a
+deviation the network does not recognise as noise grows by exp(thetas[t] * dt) per step, up to
+1/eps (200x) over the chain; with residual prediction the x_0 estimate is the network's output
+itself and the deviation shrinks by term1 < 1 per step. The official weights predict noise;
+``residual`` is for small networks trained briefly (the tiny recipes).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ def constant_thetas(steps: int) -> torch.Tensor:
 
 
 SCHEDULES = {"cosine": cosine_thetas, "linear": linear_thetas, "constant": constant_thetas}
+PREDICTIONS = ("noise", "residual")
 
 
 class IRSDE:
@@ -51,9 +63,13 @@ class IRSDE:
         schedule: str = "cosine",
         eps: float = 0.005,
         device: str | torch.device = "cpu",
+        prediction: str = "noise",
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown SDE schedule {schedule!r}; choose one of {list(SCHEDULES)}")
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"unknown SDE prediction {prediction!r}; choose one of {PREDICTIONS}")
+        self.prediction = prediction
         self.T = T
         self.max_sigma = max_sigma / 255 if max_sigma >= 1 else max_sigma
         self.device = torch.device(device)
@@ -92,7 +108,21 @@ class IRSDE:
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         return t, noise * self.sigma_bar(t) + self.mu_bar(x0, mu, t)
 
+    @classmethod
+    def from_config(cls, cfg: dict, device: str | torch.device = "cpu") -> IRSDE:
+        """The SDE of a model config's ``sde`` block."""
+        return cls(
+            cfg["max_sigma"], cfg["T"], cfg["schedule"], cfg["eps"], device=device,
+            prediction=cfg.get("prediction", "noise"),
+        )  # fmt: skip
+
     # -- reverse process --------------------------------------------------------------------
+    def noise_from_output(self, out: torch.Tensor, xt: torch.Tensor, mu: torch.Tensor, t):
+        """The noise a network output stands for (see ``prediction`` in the module docstring)."""
+        if self.prediction == "noise":
+            return out
+        return (xt - self.mu_bar(out + mu, mu, t)) / self.sigma_bar(t)
+
     def score_from_noise(self, noise: torch.Tensor, t) -> torch.Tensor:
         return -noise / self.sigma_bar(t)
 
@@ -146,12 +176,13 @@ class IRSDE:
         generator: torch.Generator | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
-        """Run the reverse process from x_T to x_0. ``model(x, mu, t)`` returns the noise."""
+        """Run the reverse process from x_T to x_0. ``model(x, mu, t)`` returns the network's
+        output (the noise, or the residual: see ``prediction``)."""
         if mode not in ("posterior", "sde"):
             raise ValueError(f"unknown sampling mode {mode!r}; use 'posterior' or 'sde'")
         x = self.start_state(mu, generator=generator) if xt is None else xt.clone()
         for t in range(self.T, 0, -1):
-            pred = model(x, mu, float(t))
+            pred = self.noise_from_output(model(x, mu, float(t)), x, mu, t)
             if mode == "posterior":
                 x = self.reverse_posterior_step(x, mu, pred, t, generator=generator)
             else:
