@@ -63,7 +63,8 @@ def _assert_window_kill_left_a_mismatch(stem: Path) -> int:
 
 
 def _step(stem: Path) -> int:
-    return load_checkpoint(stem)[1]["step"]
+    """Step of the checkpoint a rerun resumes from (a kill may land mid-save)."""
+    return load_checkpoint(find_resume_checkpoint(stem))[1]["step"]
 
 
 def _restore_recipe(tmp: Path, root: Path, model: str, config: str) -> Path:
