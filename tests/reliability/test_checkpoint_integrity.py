@@ -2,9 +2,14 @@
 tensors with the old JSON silently: the JSON records the tensors' sha256, every loader checks it,
 and the previous complete checkpoint stays reachable until the new pair is complete."""
 
+import contextlib
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -238,3 +243,33 @@ def test_checkpoint_tensors_are_written_as_the_safetensors_library_writes_them(t
         ck.write_safetensors(
             tmp_path / "c.safetensors", {"z": torch.zeros(2, dtype=torch.complex64)}
         )
+
+
+def test_the_cli_reports_a_mismatched_checkpoint_without_a_traceback(tmp_path, monkeypatch):
+    """`uirbench restore --weights` on a pair split by a kill: exit 2, both files named."""
+    from uirbench.io import write_png
+    from uirbench.restore import build_network, load_model_config
+
+    cfg = load_model_config("nafnet_tiny")
+    stem = tmp_path / "run" / "checkpoints" / "last"
+    for step in (1, 2):
+        torch.manual_seed(step)
+        state = {f"net.{k}": v for k, v in build_network(cfg).state_dict().items()}
+        with monkeypatch.context() as m:
+            if step == 2:
+                _kill_before_json(m)
+            with pytest.raises(Killed) if step == 2 else contextlib.nullcontext():
+                ck.save_checkpoint(stem, state, {"step": step, "model_config": cfg})
+    write_png(tmp_path / "in.png", np.zeros((16, 16, 3), np.uint8))
+    tensors = stem.with_suffix(".safetensors")
+    cmd = [
+        sys.executable, "-m", "uirbench", "restore", str(tmp_path / "in.png"),
+        "--model", "nafnet", "--weights", str(tensors), "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "1000"}  # no wrapping inside paths
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    assert "does not belong to" in res.stderr
+    assert str(tensors) in res.stderr and str(stem.with_suffix(".json")) in res.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
