@@ -9,6 +9,10 @@ mean ``mu``) and the step ``t``. With DA-CLIP:
 * the content embedding is a one-token context for cross-attention in spatial transformers at
   the bottom level(s) (``attn_levels_from``, 3 in the official code) and the middle block.
 
+The other levels use linear attention with 4 heads of 32 channels whatever the level's width
+(official). ``linear_attn_heads`` / ``linear_attn_dim_head`` shrink it for the tiny configs,
+where those 384 query/key/value channels on a 16-channel level cost more than the convolutions.
+
 State-dict keys and forward arithmetic equal the official ``ConditionalUNet`` (tested against
 fixtures made with the official class), so ``universal-ir.pth`` loads with ``strict=True``.
 """
@@ -52,6 +56,8 @@ class ConditionalUNet(nn.Module):
         use_degra_context: bool = True,
         use_image_context: bool = False,
         attn_levels_from: int = 3,
+        linear_attn_heads: int = 4,
+        linear_attn_dim_head: int = 32,
     ) -> None:
         super().__init__()
         self.depth = len(ch_mult)
@@ -84,7 +90,7 @@ class ConditionalUNet(nn.Module):
                     )
                 fn = SpatialTransformer(dim, dim // HEAD_CHANNELS, HEAD_CHANNELS, context_dim)
             else:
-                fn = LinearAttention(dim)
+                fn = LinearAttention(dim, linear_attn_heads, linear_attn_dim_head)
             return Residual(PreNorm(dim, fn))
 
         mult = [1, *ch_mult]
