@@ -244,3 +244,30 @@ def test_pool_patches_is_the_renormalised_mean_per_sample():
     assert pooled.shape == (2, 5)
     torch.testing.assert_close(pooled[1], torch.nn.functional.normalize(f[3:].mean(0), dim=0))
     assert td.pool_patches(f, 1) is f
+
+
+def test_aligned_native_crops_start_on_the_grid():
+    img = torch.arange(3 * 100 * 90, dtype=torch.int32).view(3, 100, 90)
+    for seed in range(30):
+        crop = td.random_native_crop(img, 32, torch.Generator().manual_seed(seed), align=8)
+        top, left = divmod(int(crop[0, 0, 0]), 90)
+        assert top % 8 == 0 and left % 8 == 0 and top + 32 <= 100 and left + 32 <= 90
+
+
+def test_evidence_crops_show_the_degradation():
+    gt = torch.zeros(3, 128, 128, dtype=torch.uint8)
+    lq = gt.clone()
+    lq[:, 64:, 64:] = 200  # the only degraded part: a quarter of the image
+
+    def shows(crop):
+        return float((crop > 0).any(0).float().mean()) >= 0.1
+
+    picked = plain = 0
+    for seed in range(20):
+        crop = td.evidence_crop(lq, gt, 32, torch.Generator().manual_seed(seed), 1, 0.1)
+        picked += shows(crop)
+        plain += shows(td.random_native_crop(lq, 32, torch.Generator().manual_seed(seed)))
+    assert picked >= 16 and plain <= 10  # one random crop shows it ~30% of the time
+    # no draw qualifies: the draw with the most evidence, still a crop of the LQ
+    crop = td.evidence_crop(lq, gt, 32, torch.Generator().manual_seed(0), 1, 1.1)
+    assert crop.shape == (3, 32, 32) and shows(crop)

@@ -47,6 +47,15 @@ DEFAULTS: dict[str, Any] = {
         # eval.grid sees an image), so a local degradation (drops, a shadow edge) is learnt
         # from a set of patches of which only some show it
         "patches": 1,
+        # native mode: crop offsets are multiples of this (8 keeps q10 JPEG's 8x8 blocks on the
+        # ViT's patch grid, as eval.grid's offsets are on a 256 px image); 1: any offset
+        "align": 1,
+        # native mode: a training patch must show its degradation: at least this fraction of
+        # its pixels differ from the GT patch by more than 8 grey levels (up to 8 draws, else
+        # the draw with the most). Drops, shadows, strokes and flakes leave parts of an image
+        # clean, and a clean patch labelled "raindrop" teaches nothing. 0: off. Uses the GT
+        # only to pick training crops; classification never sees it.
+        "evidence": 0.0,
         "cache_images": False,  # keep decoded LQ images in memory (small datasets)
         "workers": 0,
     },
@@ -158,10 +167,10 @@ def read_split(root: str | Path, split: str, texts: dict[str, int]) -> SplitData
 
 
 class ImageSource:
-    """Decoded LQ images of a split as uint8 CxHxW tensors (optionally cached in memory)."""
+    """Decoded LQ (or ``field``) images of a split as uint8 CxHxW tensors (optionally cached)."""
 
-    def __init__(self, shards: Any, cache: bool):
-        self.shards = shards
+    def __init__(self, shards: Any, cache: bool, field: str = "lq.png"):
+        self.shards, self.field = shards, field
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
 
     def __call__(self, i: int) -> torch.Tensor:
@@ -169,7 +178,7 @@ class ImageSource:
             return self.cache[i]
         from uirbench.io import decode_image
 
-        img = decode_image(self.shards.read(i, "lq.png"), self.shards.samples[i].key)
+        img = decode_image(self.shards.read(i, self.field), self.shards.samples[i].key)
         t = torch.from_numpy(img).permute(2, 0, 1).contiguous()
         if self.cache is not None:
             self.cache[i] = t
@@ -187,15 +196,47 @@ def random_square_crop(img: torch.Tensor, scale: tuple[float, float], g: torch.G
     return img[:, top : top + s, left : left + s]
 
 
-def random_native_crop(img: torch.Tensor, size: int, g: torch.Generator) -> torch.Tensor:
+def random_native_crop(
+    img: torch.Tensor, size: int, g: torch.Generator, align: int = 1
+) -> torch.Tensor:
     """A random ``size`` square at the image's own pixel scale (no resampling, so noise, JPEG
-    blocks and streaks keep their frequency); images smaller than ``size`` are returned whole."""
+    blocks and streaks keep their frequency), its offsets multiples of ``align``; images
+    smaller than ``size`` are returned whole."""
     _, h, w = img.shape
     if h < size or w < size:
         return img
-    top = int(torch.randint(0, h - size + 1, (), generator=g))
-    left = int(torch.randint(0, w - size + 1, (), generator=g))
+    top, left = native_offsets(img, size, g, align)
     return img[:, top : top + size, left : left + size]
+
+
+def native_offsets(img: torch.Tensor, size: int, g: torch.Generator, align: int = 1):
+    """(top, left) of a random native crop (0, 0 and no draw for an image smaller than it)."""
+    _, h, w = img.shape
+    if h < size or w < size:
+        return 0, 0
+    top = align * int(torch.randint(0, (h - size) // align + 1, (), generator=g))
+    left = align * int(torch.randint(0, (w - size) // align + 1, (), generator=g))
+    return top, left
+
+
+def evidence_crop(
+    lq: torch.Tensor, gt: torch.Tensor, size: int, g: torch.Generator, align: int, need: float
+) -> torch.Tensor:
+    """A native crop of ``lq`` in which at least ``need`` of the pixels differ from ``gt`` by
+    more than 8 grey levels (the first of 8 draws that does, else the draw with the most)."""
+    if lq.shape[1] < size or lq.shape[2] < size:
+        return lq
+    best, best_frac = None, -1.0
+    for _ in range(8):
+        top, left = native_offsets(lq, size, g, align)
+        a = lq[:, top : top + size, left : left + size]
+        b = gt[:, top : top + size, left : left + size]
+        frac = float(((a.short() - b.short()).abs().amax(0) > 8).float().mean())
+        if frac >= need:
+            return a
+        if frac > best_frac:
+            best, best_frac = a, frac
+    return best
 
 
 def random_dihedral(img: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -212,14 +253,23 @@ class BatchMaker(torch.utils.data.Dataset):
     Crops are seeded by (seed, epoch, sample index), never by process or order."""
 
     def __init__(
-        self, source: ImageSource, plan: list[tuple[int, list[int]]], cfg: dict, size: int
+        self,
+        source: ImageSource,
+        plan: list[tuple[int, list[int]]],
+        cfg: dict,
+        size: int,
+        gt_source: ImageSource | None = None,
     ):
-        self.source, self.plan, self.size = source, plan, size
+        self.source, self.plan, self.size, self.gt_source = source, plan, size, gt_source
         self.seed = cfg["train"]["seed"]
         self.scale = cfg["data"]["crop_scale"]
         self.native = cfg["data"]["crop_mode"] == "native"
         self.flips = bool(cfg["data"]["flips"])
         self.patches = int(cfg["data"]["patches"]) if self.native else 1
+        self.align = int(cfg["data"]["align"])
+        self.evidence = float(cfg["data"]["evidence"]) if self.native else 0.0
+        if self.evidence and gt_source is None:
+            raise ValueError("data.evidence needs the GT images (gt_source)")
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -232,13 +282,16 @@ class BatchMaker(torch.utils.data.Dataset):
         for i in indices:
             try:
                 img = self.source(i)
+                gt = self.gt_source(i) if self.evidence else None
             except UirbenchError as exc:  # raised by train(): no worker traceback in the message
                 return exc
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch * 100_003 + i)
             for _ in range(self.patches):
                 view = img
-                if self.native:
-                    view = random_native_crop(img, self.size, g)
+                if self.native and gt is not None:
+                    view = evidence_crop(img, gt, self.size, g, self.align, self.evidence)
+                elif self.native:
+                    view = random_native_crop(img, self.size, g, self.align)
                 elif self.scale:
                     view = random_square_crop(img, tuple(self.scale), g)
                 if self.flips:
@@ -342,6 +395,8 @@ def train(recipe: dict, log: Any = print) -> dict:
         raise UirbenchError(
             f"data.crop_mode must be one of {', '.join(CROP_MODES)}, got {d_cfg['crop_mode']!r}"
         )
+    if int(d_cfg["align"]) < 1:
+        raise UirbenchError(f"data.align must be >= 1, got {d_cfg['align']!r}")
     if int(cfg["eval"]["grid"]) < 1:
         raise UirbenchError(f"eval.grid must be >= 1, got {cfg['eval']['grid']!r}")
     if t_cfg["threads"]:
@@ -407,6 +462,9 @@ def train(recipe: dict, log: Any = print) -> dict:
     max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
     seed = int(t_cfg["seed"])
     source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]))
+    gt_source = None
+    if d_cfg["crop_mode"] == "native" and float(d_cfg["evidence"]) > 0:
+        gt_source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]), "gt.png")
 
     plan = []
     for step in range(start, stop):
@@ -414,7 +472,7 @@ def train(recipe: dict, log: Any = print) -> dict:
         order = epoch_order(n, epoch, seed)
         plan.append((epoch, order[b * G : (b + 1) * G][local].tolist()))
     loader = torch.utils.data.DataLoader(
-        BatchMaker(source, plan, cfg, size),
+        BatchMaker(source, plan, cfg, size, gt_source),
         batch_size=None,
         num_workers=int(d_cfg["workers"]),
         persistent_workers=False,
