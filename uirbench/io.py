@@ -90,6 +90,28 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     return records
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import (os.umask is process-wide, so it is not read again from worker threads).
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
+def _temp_beside(dest: Path) -> Path:
+    """A new empty temporary file next to ``dest``, with the mode a plain ``open`` would give
+    (mkstemp makes it 0600, and the rename would keep that: a shared data root would be
+    unreadable to everyone but its writer)."""
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
+    return Path(tmp)
+
+
 def atomic_write_files(files: dict[Path, bytes], durable: bool = True) -> None:
     """Write several related files (e.g. one result in four formats) so that a failure while
     writing them, such as a full disk, changes none: every temporary is written first, then all
@@ -99,9 +121,8 @@ def atomic_write_files(files: dict[Path, bytes], durable: bool = True) -> None:
         for dest, data in files.items():
             dest = Path(dest)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
-            os.close(fd)
-            staged.append((dest, Path(tmp)))
+            tmp = _temp_beside(dest)
+            staged.append((dest, tmp))
             with full_disk_is_an_error(dest), open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -126,9 +147,7 @@ def atomic_path(dest: str | os.PathLike, durable: bool = True) -> Iterator[Path]
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temp_beside(dest)
     try:
         yield tmp_path
         if durable:
