@@ -27,7 +27,8 @@ def train_daclip(
 ) -> None:
     """Train DA-CLIP (a controller on a frozen CLIP) on a built root's shards.
 
-    Resumes from OUTPUT/checkpoints/last when it exists; writes OUTPUT/metrics.jsonl and a
+    Resumes from OUTPUT/checkpoints/last when it exists (or last.prev, kept until a new checkpoint
+    is complete, when last fails its sha256 check); writes OUTPUT/metrics.jsonl and a
     safetensors + JSON checkpoint each epoch; classifies the val split at the end.
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train daclip ...
 

@@ -23,7 +23,8 @@ def train_restore(
 ) -> None:
     """Train a restoration model (IR-SDE or NAFNet, with or without DA-CLIP).
 
-    Resumes from OUTPUT/checkpoints/last when it exists; writes OUTPUT/log.jsonl (loss, lr,
+    Resumes from OUTPUT/checkpoints/last when it exists (or last.prev, kept until a new checkpoint
+    is complete, when last fails its sha256 check); writes OUTPUT/log.jsonl (loss, lr,
     validation PSNR per task) and an atomic safetensors + JSON checkpoint.
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train restore ...
 
