@@ -102,8 +102,9 @@ def raindrops(gt: np.ndarray, rng: np.random.Generator) -> Result:
     Modelled on RainDrop (Qian et al., CVPR 2018), the benchmark's raindrop source: photos taken
     through a 3 mm glass plate sprayed with water, held 2-5 cm from the lens, with the camera
     focused on the background; its images (720x480) show many drops of varied size covering a
-    large part of the frame. So: drops are added until a drawn fraction of the frame (20-50%) is
-    covered; radii are log-normal (median 3% of the short side, 1-12%) with a random aspect and a
+    large part of the frame (no coverage statistic is published: 20-50% is an estimate, not a
+    measurement). So: drops are added until a drawn fraction of the frame is covered;
+    radii are log-normal (median 3% of the short side, 1-12%) with a random aspect and a
     slightly irregular outline; each drop is a small fish-eye lens showing an inverted, minified
     (x1.5-3) and defocused view of the scene around it, with a darker rim (light lost at the
     steep edge); and the drops themselves are out of focus, so the layer is composited with a
@@ -163,8 +164,9 @@ def shadow(gt: np.ndarray, rng: np.random.Generator) -> Result:
     """Cast shadow: a large soft-edged region lit by skylight only.
 
     Modelled on SRD (Qu et al., CVPR 2017), the benchmark's shadow source: outdoor photos in
-    which an occluder's shadow covers a large part of the frame (often a fifth to a half), with
-    a soft penumbra and a blue cast (the umbra loses direct sunlight and keeps bluer skylight).
+    which an occluder's shadow covers a large part of the frame (often a fifth to a half: an
+    estimate, SRD publishes no area statistic), with a soft penumbra and a
+    blue cast (the umbra loses direct sunlight and keeps bluer skylight).
     The region is a low-frequency random field, tilted so the shadow tends to enter from one
     side, thresholded at the quantile that gives a drawn coverage (20-50%); the edge is blurred
     into a penumbra of 0.5-2.5% of the short side; inside, each channel is scaled by its own
