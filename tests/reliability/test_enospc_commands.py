@@ -224,3 +224,23 @@ def test_leaderboard_export_and_plot_on_a_full_disk(tmp_path, val_root, full_dis
         plot([res / "results.json"], out, include_paper=True)
     assert _bytes(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".uirbench-tmp-")]
+
+
+def test_classify_tables_on_a_full_disk_keep_both_previous_files(tmp_path, full_disk):
+    import pandas as pd
+
+    from uirbench.evaluate.classify import ROW_COLUMNS, to_markdown, write_outputs
+
+    def table(name: str, value: float) -> pd.DataFrame:
+        return pd.DataFrame([{c: value for c in ROW_COLUMNS} | {"model": name}])
+
+    out = tmp_path / "classify"
+    write_outputs(table("a", 50.0), out, "first")
+    before = _bytes(out)
+    assert set(before) == {"classify.csv", "classify.md"}
+    caption = "second, with a longer caption than the first one had"
+    room = len(to_markdown(table("b", 75.0), caption).encode()) + 10  # the new table fits, not both
+    with full_disk(out, free=room), _no_space(r"classify\.csv"):
+        write_outputs(table("b", 75.0), out, caption)
+    assert _bytes(out) == before  # not a new Markdown table beside the old CSV
+    assert not [p for p in out.iterdir() if p.name.startswith(".uirbench-tmp-")]

@@ -163,13 +163,18 @@ def to_markdown(table: pd.DataFrame, caption: str = "") -> str:
 
 
 def write_outputs(table: pd.DataFrame, out_dir: str | Path, caption: str = "") -> dict[str, Path]:
-    """``classify.csv`` and ``classify.md`` in ``out_dir`` (written atomically)."""
-    from uirbench.io import atomic_write_text
+    """``classify.csv`` and ``classify.md`` in ``out_dir``, staged together: a failure (a full
+    disk) while writing either leaves both previous files as they were."""
+    from uirbench.io import atomic_write_files
 
     out = Path(out_dir)
     paths = {"csv": out / "classify.csv", "md": out / "classify.md"}
-    atomic_write_text(paths["csv"], table.to_csv(index=False, float_format="%.4f"))
-    atomic_write_text(paths["md"], to_markdown(table, caption))
+    atomic_write_files(
+        {
+            paths["md"]: to_markdown(table, caption).encode(),
+            paths["csv"]: table.to_csv(index=False, float_format="%.4f").encode(),
+        }
+    )
     return paths
 
 
