@@ -20,6 +20,6 @@ def test_text_settings_take_the_text_as_typed(raw):
 def test_typed_settings_still_parse_and_check():
     out = apply_overrides(DEFAULTS, ["steps=5", "lr=1e-4", "flips=off", "train.resume=null"])
     assert out["train"] == {"amp": "auto", "resume": None, "steps": 5, "lr": 1e-4, "flips": False}
-    with pytest.raises(UirbenchError, match="'train.steps' must be a int"):
+    with pytest.raises(UirbenchError, match=r"'train\.steps' must be a int"):
         apply_overrides(DEFAULTS, ["steps=many"])
     assert DEFAULTS["train"]["steps"] == 10  # the defaults are never modified
