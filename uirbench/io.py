@@ -149,16 +149,12 @@ def atomic_path(dest: str | os.PathLike, durable: bool = True) -> Iterator[Path]
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _temp_beside(dest)
     try:
-        yield tmp_path
-        if durable:
-            with open(tmp_path, "rb+") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp_path, dest)
-    except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise no_space_error(dest) from exc
-        raise
+        with full_disk_is_an_error(dest):
+            yield tmp_path
+            if durable:
+                with open(tmp_path, "rb+") as f:
+                    os.fsync(f.fileno())
+            os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
