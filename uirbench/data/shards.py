@@ -8,6 +8,7 @@ mode 0644) and samples are sorted by key, so the same index gives the same shard
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from uirbench.data.layout import SHARDS_DIR, SPLITS
-from uirbench.io import atomic_path, atomic_write_text, sha256_file
+from uirbench.io import atomic_path, atomic_write_text
 from uirbench.tasks import get_task
 
 DEFAULT_MAXCOUNT = 256  # ~100-250 MB per shard at benchmark image sizes
@@ -52,12 +53,28 @@ def sample_fields(root: Path, row: dict[str, Any]) -> dict[str, bytes]:
     return fields
 
 
+class _HashingWriter:
+    """A write-only file that hashes what passes through it (no second read of the shard)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.sha = f, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.f.write(data)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+
 def _write_one(root: Path, path: Path, rows: list[dict[str, Any]]) -> str:
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT) as tar:
-        for row in rows:
-            for ext, data in sample_fields(root, row).items():
-                _add(tar, f"{row['key']}.{ext}", data)
-    return sha256_file(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        out = _HashingWriter(f)
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[arg-type]
+            for row in rows:
+                for ext, data in sample_fields(root, row).items():
+                    _add(tar, f"{row['key']}.{ext}", data)
+    return out.sha.hexdigest()
 
 
 def write_shards(
