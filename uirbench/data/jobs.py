@@ -94,7 +94,8 @@ def _load_gt(job: PairJob) -> tuple[np.ndarray, bytes]:
 def run_group(jobs: list[PairJob], root: str) -> list[dict[str, Any]]:
     """Execute jobs that share one GT (see :func:`gt_identity`), decoding it only once."""
     gt, gt_data = _load_gt(jobs[0])
-    return [_run(job, root, gt, gt_data) for job in jobs]
+    gt_sha = sha256_bytes(gt_data)
+    return [_run(job, root, gt, gt_data, gt_sha) for job in jobs]
 
 
 def run_job(job: PairJob, root: str) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def run_job(job: PairJob, root: str) -> dict[str, Any]:
     return run_group([job], root)[0]
 
 
-def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes) -> dict[str, Any]:
+def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -> dict[str, Any]:
     task = get_task(job.task)
     if job.synth == "paired":
         if job.lq_file is None:
@@ -141,7 +142,7 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes) -> dict[str, A
         "seed": job.seed,
         "job": job.fingerprint(),
         "lq_sha256": sha256_bytes(lq_data),
-        "gt_sha256": sha256_bytes(gt_data),
+        "gt_sha256": gt_sha,
         "width": int(gt.shape[1]),
         "height": int(gt.shape[0]),
         "caption": None,
