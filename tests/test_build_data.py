@@ -100,6 +100,23 @@ def test_interrupted_build_resumes_to_the_same_bytes(tmp_path, tree_hashes):
     assert tree_hashes(part) == tree_hashes(full)
 
 
+def test_parent_and_children_together_build_the_same_bytes(tmp_path, tree_hashes):
+    """workers=3: the parent makes pairs beside two spawned children; each pair once."""
+    one = tmp_path / "one"
+    build(root=one, preset="demo", tasks="noisy,jpeg,snowy", workers=1)
+    three = tmp_path / "three"
+    seen = []
+    report = build(
+        root=three,
+        preset="demo",
+        tasks="noisy,jpeg,snowy",
+        workers=3,
+        progress=lambda done, total: seen.append(done),
+    )
+    assert report.built == sum(report.counts.values()) == seen[-1] == len(set(seen)) - 1
+    assert tree_hashes(three) == tree_hashes(one)
+
+
 def test_sharded_parts_then_a_final_run_equal_one_build(tmp_path, tree_hashes):
     one = tmp_path / "one"
     build(root=one, preset="demo", tasks="snowy,jpeg", workers=1)

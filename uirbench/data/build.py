@@ -15,6 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,29 +130,50 @@ def _run_parallel(
     workers: int,
     on_row: Callable[[PairJob, dict[str, Any]], None],
 ) -> None:
-    """Run the jobs grouped by shared GT (decoded once per group), in order of first key."""
+    """Run the jobs grouped by shared GT (each GT decoded once per group) on ``workers``
+    processes: this one and ``workers - 1`` spawned children.
+
+    The parent works too, rather than only waiting on its children: it starts making pairs at
+    once, while the children are still starting up (a spawned interpreter needs a fraction of a
+    second to import numpy and OpenCV), and on a machine with as many cores as workers it does
+    not compete with a child for a core. Children take chunks of groups from the front of the
+    queue, the parent single groups from the back, so the two meet without idle time at the end.
+    """
     groups: dict[tuple[Any, ...], list[PairJob]] = {}
     for job in todo:
         groups.setdefault(jobs_mod.gt_identity(job), []).append(job)
-    work = list(groups.values())
-    if workers <= 1 or len(work) <= 1:
-        jobs_mod.init_worker(plan.context)
-        for group in work:
-            for job, row in zip(group, jobs_mod.run_group(group, str(root)), strict=True):
-                on_row(job, row)
+    work: deque[list[PairJob]] = deque(groups.values())
+    jobs_mod.init_worker(plan.context)
+    children = min(workers, len(work)) - 1
+
+    def run_here(group: list[PairJob]) -> None:
+        for job, row in zip(group, jobs_mod.run_group(group, str(root)), strict=True):
+            on_row(job, row)
+
+    if children <= 0:
+        while work:
+            run_here(work.popleft())
         return
     # spawn, not fork: a fork after OpenCV has started its thread pool can deadlock the child.
     ctx = mp.get_context("spawn")
-    chunk = max(1, min(8, len(work) // (workers * 8)))
-    with ctx.Pool(workers, initializer=jobs_mod.init_worker, initargs=(plan.context,)) as pool:
-        results = pool.imap(_run_star, [(g, str(root)) for g in work], chunksize=chunk)
-        for group, rows in zip(work, results, strict=True):
-            for job, row in zip(group, rows, strict=True):
-                on_row(job, row)
+    chunk = max(1, min(8, len(work) // (children * 8)))
+    in_flight: deque[tuple[list[list[PairJob]], Any]] = deque()
+    with ctx.Pool(children, initializer=jobs_mod.init_worker, initargs=(plan.context,)) as pool:
+        while work or in_flight:
+            while work and len(in_flight) < 2 * children:  # keep every child busy
+                part = [work.popleft() for _ in range(min(chunk, len(work)))]
+                in_flight.append((part, pool.apply_async(_run_chunk, (part, str(root)))))
+            while in_flight and (in_flight[0][1].ready() or not work):
+                part, result = in_flight.popleft()
+                for group, rows in zip(part, result.get(), strict=True):
+                    for job, row in zip(group, rows, strict=True):
+                        on_row(job, row)
+            if work:
+                run_here(work.pop())
 
 
-def _run_star(args: tuple[list[PairJob], str]) -> list[dict[str, Any]]:
-    return jobs_mod.run_group(*args)
+def _run_chunk(groups: list[list[PairJob]], root: str) -> list[list[dict[str, Any]]]:
+    return [jobs_mod.run_group(group, root) for group in groups]
 
 
 def build(
