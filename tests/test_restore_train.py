@@ -220,3 +220,51 @@ def test_recipe_defaults_and_errors(tmp_path: Path, root: Path) -> None:
     cfg["daclip"] = None
     with pytest.raises(UirbenchError, match="uses DA-CLIP"):
         train(cfg, log=lambda m: None)
+
+
+def test_sde_x0_loss_is_minimised_by_the_true_x0_and_step_loss_is_not() -> None:
+    """The claims in ``Objective``'s docstring, on the tiny T=20 SDE (residual prediction)."""
+    import copy
+
+    from uirbench.models.irsde.sde import IRSDE
+    from uirbench.restore import load_model_config
+    from uirbench.train.restore import Objective
+
+    net_cfg = load_model_config("irsde_tiny")
+    assert net_cfg["sde"]["T"] == 20 and net_cfg["sde"]["prediction"] == "residual"
+    g = torch.Generator().manual_seed(0)
+    gt, lq = torch.rand(64, 3, 16, 16, generator=g), torch.rand(64, 3, 16, 16, generator=g)
+
+    def oracle(xt, mu, t, offset=0.0):  # the true residual x0 - mu, plus an optional error
+        return gt - mu + offset
+
+    losses = {}
+    for kind in ("x0", "step"):
+        cfg = copy.deepcopy(DEFAULTS)
+        cfg["train"]["sde_loss"] = kind
+        objective = Objective(cfg, net_cfg, torch.device("cpu"))
+        losses[kind] = float(objective(oracle, lq, gt, {}, 0, slice(None), 64))
+    assert losses["x0"] < 1e-6  # the true x0 is this loss's minimum (zero)
+    assert losses["step"] > 1e-3  # the Euler-Maruyama vs posterior gap stays
+
+    # Weight of an x0 error in the step loss: 1 at t=1, ~0 at t=T (so `step` barely trains there).
+    sde = IRSDE.from_config(net_cfg["sde"])
+    xt, d = torch.rand(1, 3, 8, 8, generator=g), 1e-2
+    weights = []
+    for t in (1, sde.T):
+        steps = [
+            sde.reverse_sde_step_mean(
+                xt, lq[:1, :, :8, :8],
+                sde.score_from_noise(sde.noise_from_output(r, xt, lq[:1, :, :8, :8], t), t), t,
+            )
+            for r in (gt[:1, :, :8, :8], gt[:1, :, :8, :8] + d)
+        ]  # fmt: skip
+        weights.append(float((steps[1] - steps[0]).abs().mean()) / d)
+    assert abs(weights[0] - 1.0) < 1e-3 and weights[1] < 0.01
+
+    cfg = copy.deepcopy(DEFAULTS)
+    cfg["train"]["sde_loss"] = "x_0"
+    from uirbench.errors import UirbenchError
+
+    with pytest.raises(UirbenchError, match=r"train\.sde_loss"):
+        Objective(cfg, net_cfg, torch.device("cpu"))

@@ -123,6 +123,12 @@ class IRSDE:
             return out
         return (xt - self.mu_bar(out + mu, mu, t)) / self.sigma_bar(t)
 
+    def x0_from_output(self, out: torch.Tensor, xt: torch.Tensor, mu: torch.Tensor, t):
+        """The x_0 estimate a network output stands for (residual: mu + out, exactly)."""
+        if self.prediction == "residual":
+            return out + mu
+        return self.x0_from_noise(xt, mu, out, t)
+
     def score_from_noise(self, noise: torch.Tensor, t) -> torch.Tensor:
         return -noise / self.sigma_bar(t)
 
