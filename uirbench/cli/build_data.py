@@ -24,7 +24,10 @@ def build_data(
     tasks: str = typer.Option("all", help="Comma-separated task ids, e.g. noisy,jpeg."),
     splits: str = typer.Option("train,val", help="Comma-separated splits."),
     seed: int = typer.Option(0, help="Global seed; each pair's seed derives from it."),
-    workers: int = typer.Option(0, help="Worker processes (0 = one per CPU core, at most 8)."),
+    workers: int = typer.Option(
+        0,
+        help="Processes making pairs, this one included (0 = one per CPU core, at most 8).",
+    ),
     shard: str | None = typer.Option(
         None,
         help="i/n: build only part i of n (cluster array jobs). Rerun without --shard to write "
