@@ -271,35 +271,3 @@ def test_evidence_crops_show_the_degradation():
     # no draw qualifies: the draw with the most evidence, still a crop of the LQ
     crop = td.evidence_crop(lq, gt, 32, torch.Generator().manual_seed(0), 1, 1.1)
     assert crop.shape == (3, 32, 32) and shows(crop)
-
-
-def test_clean_class_adds_each_gt_once_and_classify_answers_among_the_ten(
-    root, micro_config, tmp_path
-):
-    from uirbench.evaluate.classify import classify_split, load_model
-    from uirbench.io import decode_image
-    from uirbench.tasks import CLEAN_CLASS, CLEAN_TEXT
-
-    plain = td.read_split(root, "train", {})
-    texts: dict[str, int] = {}
-    data = td.read_split(root, "train", texts, clean=True)
-    n = len(plain.classes)
-    gts = {json.loads(data.shards.text(i, "json"))["gt_sha256"] for i in range(n)}
-    assert len(data.classes) == n + len(gts)  # 4 tasks per crop: one clean sample per GT
-    assert (data.classes[n:] == CLEAN_CLASS).all() and (data.classes[:n] == plain.classes).all()
-    assert (data.degradation_ids[n:] == texts[CLEAN_TEXT]).all()
-    assert (data.caption_ids[n:] == data.caption_ids[data.shard_index[n:]]).all()
-    source = td.ImageSource(data.shards, cache=False, data=data)
-    k = data.shard_index[n]
-    gt = decode_image(data.shards.read(k, "gt.png"), "gt")
-    assert torch.equal(source(n), torch.from_numpy(gt).permute(2, 0, 1))
-    assert torch.equal(source(k), td.ImageSource(data.shards, cache=False)(k))  # LQ unchanged
-
-    out = tmp_path / "clean"
-    summary = td.train(
-        _recipe(root, micro_config, out, "crop_mode=native", "clean=true", "val_split=val")
-    )
-    model = load_model(summary["checkpoint"])
-    assert model.uirbench_clean  # from the checkpoint's recipe
-    table = classify_split(model, root, "val")
-    assert table["correct"].sum() / table["total"].sum() == summary["val_accuracy"]

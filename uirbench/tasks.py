@@ -62,9 +62,3 @@ def parse_tasks(spec: str | None) -> list[Task]:
         return list(TASKS)
     wanted = {get_task(s.strip()).id for s in spec.split(",") if s.strip()}
     return [t for t in TASKS if t.id in wanted]
-
-
-# Not a task: the degradation text and class of an undegraded image, an optional eleventh class
-# for training DA-CLIP (``data.clean`` in uirbench.train.daclip). Never a classification answer.
-CLEAN_TEXT = "clean"
-CLEAN_CLASS = len(TASKS)

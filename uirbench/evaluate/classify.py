@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from uirbench.tasks import CLEAN_TEXT, TASKS
+from uirbench.tasks import TASKS
 
 ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
 
@@ -49,11 +49,6 @@ def model_grid(model: Any) -> int:
     return int(getattr(model, "uirbench_eval_grid", 0) or 0)
 
 
-def model_clean(model: Any) -> bool:
-    """Whether a checkpoint was trained with the "clean" class (``data.clean``)."""
-    return bool(getattr(model, "uirbench_clean", False))
-
-
 @torch.no_grad()
 def predict_split(
     model: Any,
@@ -63,12 +58,9 @@ def predict_split(
     batch_size: int = 64,
     zero_shot: bool = False,
     grid: int | None = None,
-    clean: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(predicted class, true class, keys) for every sample of ``split``. ``grid``: 0 resizes
-    each image whole; N >= 1 averages N x N native-scale patches; None: the model's own view.
-    ``clean`` (None: as the model was trained): score the patches against the ten degradation
-    texts and "clean", average their probabilities and answer the likeliest of the ten."""
+    each image whole; N >= 1 averages N x N native-scale patches; None: the model's own view."""
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess
     from uirbench.train.shardset import ShardSet
@@ -76,12 +68,10 @@ def predict_split(
     shards = ShardSet(root, split)
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
+    texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
     grid = model_grid(model) if grid is None else int(grid)
-    clean = model_clean(model) if clean is None else bool(clean)
     if zero_shot:
-        grid, clean = 0, False  # plain CLIP is used as released: whole image, resized
-    names = [t.degradation for t in TASKS] + ([CLEAN_TEXT] if clean else [])
-    texts = encode_texts(model, names, device=device)
+        grid = 0  # plain CLIP is used as released: whole image, resized
     preds, truth = [], []
     for start in range(0, len(shards), batch_size):
         idx = range(start, min(len(shards), start + batch_size))
@@ -101,14 +91,9 @@ def predict_split(
             feats = model.encode_image(x, normalize=True)
         else:
             feats = model.encode_image(x, control=True, normalize=True)[1]
-        patches = grid * grid if grid else 1
-        if clean:  # mean over patches of the probabilities; the likeliest of the ten tasks
-            logits = model.logit_scale.exp().float() * (feats.float() @ texts.t())
-            probs = logits.softmax(dim=-1).view(len(idx), patches, -1).mean(dim=1)
-            preds.append(probs[:, : len(TASKS)].argmax(dim=1).cpu())
-        else:  # mean embedding over each image's patches (= mean of its similarities)
-            feats = feats.float().view(len(idx), patches, -1).mean(dim=1)
-            preds.append((feats @ texts.t()).argmax(dim=1).cpu())
+        if grid:  # mean embedding over each image's patches (= mean of its similarities)
+            feats = feats.view(len(idx), grid * grid, -1).mean(dim=1)
+        preds.append((feats.float() @ texts.t()).argmax(dim=1).cpu())
         truth.extend(int(shards.text(i, "cls")) for i in idx)
     keys = shards.keys()
     shards.close()
@@ -221,6 +206,5 @@ def load_model(
     if recipe:
         from uirbench.train.daclip import eval_view
 
-        view = eval_view(recipe)
-        model.uirbench_eval_grid, model.uirbench_clean = view["grid"], view["clean"]
+        model.uirbench_eval_grid = eval_view(recipe)["grid"]
     return model.to(device).eval()

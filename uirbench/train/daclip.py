@@ -30,7 +30,6 @@ import torch.nn.functional as F
 
 from uirbench.errors import UirbenchError
 from uirbench.io import append_text, atomic_write_text, read_jsonl
-from uirbench.tasks import CLEAN_CLASS, CLEAN_TEXT
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -57,13 +56,6 @@ DEFAULTS: dict[str, Any] = {
         # clean, and a clean patch labelled "raindrop" teaches nothing. 0: off. Uses the GT
         # only to pick training crops; classification never sees it.
         "evidence": 0.0,
-        # add each distinct GT of the train split once per epoch as an eleventh class, CLEAN_TEXT
-        # (a share of one task). Without it, a patch that shows no degradation (the clean part
-        # of a raindrop or shadow image, a smooth sky under JPEG) must still be given one of the
-        # ten labels, and the net learns a "nothing here" label among them (blurry, jpeg).
-        # Classification then averages per-patch probabilities over the eleven texts and picks
-        # among the ten: patches without evidence vote "clean" and the others decide.
-        "clean": False,
         "cache_images": False,  # keep decoded LQ images in memory (small datasets)
         "workers": 0,
     },
@@ -153,23 +145,15 @@ class SplitData:
     degradation_ids: torch.Tensor
     classes: torch.Tensor
     uncaptioned: int
-    # sample k is field fields[k] ("lq.png", or "gt.png" for a clean sample) of shard sample
-    # shard_index[k]; None: sample k is lq.png of shard sample k
-    shard_index: list[int] | None = None
-    fields: list[str] | None = None
 
 
-def read_split(
-    root: str | Path, split: str, texts: dict[str, int], clean: bool = False
-) -> SplitData:
-    """Index a split's shards; captions fall back to the degradation text when absent. With
-    ``clean``, each distinct GT is also a sample, of class CLEAN_CLASS (text CLEAN_TEXT)."""
+def read_split(root: str | Path, split: str, texts: dict[str, int]) -> SplitData:
+    """Index a split's shards; captions fall back to the degradation text when absent."""
     from uirbench.train.shardset import ShardSet
 
     shards = ShardSet(root, split)
     cap, deg, cls = [], [], []
     missing = 0
-    index, fields, gts = list(range(len(shards))), ["lq.png"] * len(shards), set()
     for i in range(len(shards)):
         degradation = shards.text(i, "deg.txt")
         if shards.has(i, "txt") and shards.text(i, "txt"):
@@ -179,32 +163,14 @@ def read_split(
         cap.append(texts.setdefault(caption, len(texts)))
         deg.append(texts.setdefault(degradation, len(texts)))
         cls.append(int(shards.text(i, "cls")))
-        if clean and (gt := json.loads(shards.text(i, "json"))["gt_sha256"]) not in gts:
-            gts.add(gt)
-            index.append(i)
-            fields.append("gt.png")
-    for i in index[len(shards) :]:
-        cap.append(cap[i])
-        deg.append(texts.setdefault(CLEAN_TEXT, len(texts)))
-        cls.append(CLEAN_CLASS)
-    data = SplitData(shards, torch.tensor(cap), torch.tensor(deg), torch.tensor(cls), missing)
-    if clean:
-        data.shard_index, data.fields = index, fields
-    return data
+    return SplitData(shards, torch.tensor(cap), torch.tensor(deg), torch.tensor(cls), missing)
 
 
 class ImageSource:
-    """Decoded LQ (or ``field``) images of a split as uint8 CxHxW tensors (optionally cached).
+    """Decoded LQ (or ``field``) images of a split as uint8 CxHxW tensors (optionally cached)."""
 
-    ``data``: a :class:`SplitData` with clean samples, whose sample ``i`` may be another field
-    of another shard sample (``field`` then applies to its LQ samples only)."""
-
-    def __init__(
-        self, shards: Any, cache: bool, field: str = "lq.png", data: SplitData | None = None
-    ):
+    def __init__(self, shards: Any, cache: bool, field: str = "lq.png"):
         self.shards, self.field = shards, field
-        self.index = data.shard_index if data is not None else None
-        self.fields = data.fields if data is not None else None
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
 
     def __call__(self, i: int) -> torch.Tensor:
@@ -212,11 +178,7 @@ class ImageSource:
             return self.cache[i]
         from uirbench.io import decode_image
 
-        j, field = i, self.field
-        if self.index is not None and self.fields is not None:
-            j = self.index[i]
-            field = self.fields[i] if self.fields[i] != "lq.png" else self.field
-        img = decode_image(self.shards.read(j, field), self.shards.samples[j].key)
+        img = decode_image(self.shards.read(i, self.field), self.shards.samples[i].key)
         t = torch.from_numpy(img).permute(2, 0, 1).contiguous()
         if self.cache is not None:
             self.cache[i] = t
@@ -457,7 +419,7 @@ def train(recipe: dict, log: Any = print) -> dict:
     size = model_cfg["vision_cfg"]["image_size"]
 
     texts: dict[str, int] = {}
-    train_data = read_split(d_cfg["root"], d_cfg["train_split"], texts, bool(d_cfg["clean"]))
+    train_data = read_split(d_cfg["root"], d_cfg["train_split"], texts)
     t0 = time.perf_counter()
     text_table = encode_texts(model, list(texts), device=device)
     text_seconds = time.perf_counter() - t0
@@ -499,12 +461,10 @@ def train(recipe: dict, log: Any = print) -> dict:
     metrics = MetricsLog(out / "metrics.jsonl", start if resume else None, env.is_main)
     max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
     seed = int(t_cfg["seed"])
-    source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]), data=train_data)
+    source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]))
     gt_source = None
     if d_cfg["crop_mode"] == "native" and float(d_cfg["evidence"]) > 0:
-        gt_source = ImageSource(
-            train_data.shards, bool(d_cfg["cache_images"]), "gt.png", data=train_data
-        )
+        gt_source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]), "gt.png")
 
     plan = []
     for step in range(start, stop):
@@ -604,10 +564,7 @@ def eval_view(cfg: dict) -> dict[str, Any]:
     """How a model trained with ``cfg`` looks at an image when classifying: the whole image
     resized, or a grid of native-scale patches (``classify`` reads this from the checkpoint)."""
     native = cfg["data"].get("crop_mode", "resize") == "native"
-    return {
-        "grid": int(cfg.get("eval", {}).get("grid", 1)) if native else 0,
-        "clean": bool(cfg["data"].get("clean", False)),
-    }
+    return {"grid": int(cfg.get("eval", {}).get("grid", 1)) if native else 0}
 
 
 def _val_accuracy(model, cfg: dict, size: int, device) -> float:
