@@ -1,5 +1,6 @@
 """build-data: the demo preset, determinism, resume, sharded builds, verify, real data."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -295,3 +296,31 @@ def test_daclip_val_preset_copies_the_official_pairs(tmp_path):
         original = z.read("val/uncompleted/LQ/b2.png")
     row = idx[(idx.task == "inpainting") & (idx.stem == "b2")].iloc[0]
     assert (tmp_path / "root" / row.lq_path).read_bytes() == original
+
+
+def test_shard_bytes_equal_tarfile_addfile_long_names_included(tmp_path):
+    """shards._write_one writes the tar stream itself; it must be what tarfile writes."""
+    import io
+
+    from uirbench.data import shards
+
+    (tmp_path / "a.png").write_bytes(b"\x89PNG" + bytes(range(256)) * 3)  # 772 bytes: padded
+    (tmp_path / "b.png").write_bytes(b"x" * 1024)  # a whole number of blocks: no padding
+    rows = [
+        {"key": f"val/noisy/{stem}", "task": "noisy", "lq_path": "a.png", "gt_path": "b.png"}
+        for stem in ("short", "s" * 150)  # a GNU long-name member too
+    ]
+    ours = tmp_path / "ours.tar"
+    digest = shards._write_one(tmp_path, ours, rows)
+
+    ref = io.BytesIO()
+    with tarfile.open(fileobj=ref, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for row in rows:
+            for ext, data in shards.sample_fields(tmp_path, row).items():
+                info = tarfile.TarInfo(f"{row['key']}.{ext}")
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                tar.addfile(info, io.BytesIO(data))
+    assert ours.read_bytes() == ref.getvalue()
+    assert digest == hashlib.sha256(ref.getvalue()).hexdigest()
