@@ -324,3 +324,20 @@ def test_shard_bytes_equal_tarfile_addfile_long_names_included(tmp_path):
                 tar.addfile(info, io.BytesIO(data))
     assert ours.read_bytes() == ref.getvalue()
     assert digest == hashlib.sha256(ref.getvalue()).hexdigest()
+
+
+def test_noisy_lq_is_stored_uncompressed_other_tasks_are_compressed(tmp_path):
+    """Sigma-50 noise does not compress: its PNGs skip deflate (same pixels, 11x faster)."""
+    from uirbench.io import decode_image, encode_png
+
+    root = tmp_path / "r"
+    build(root=root, preset="demo", tasks="noisy,jpeg", splits="val", workers=1)
+    idx = read_index(root)
+    for row in idx.itertuples():
+        data = (root / row.lq_path).read_bytes()
+        raw_size = row.height * (row.width * 3 + 1)  # filter byte + RGB per row
+        if row.task == "noisy":
+            assert len(data) > raw_size
+            assert encode_png(decode_image(data, row.lq_path), stored=True) == data
+        else:
+            assert len(data) < raw_size

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from uirbench.data.layout import pair_relpaths, sample_key
-from uirbench.data.synth import apply
+from uirbench.data.synth import INCOMPRESSIBLE_OPS, apply
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, decode_image, encode_png, is_rgb8_png, sha256_bytes
 from uirbench.tasks import get_task
@@ -122,7 +122,7 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -
             masks, ids = _CONTEXT["masks"][job.mask_bank]
             extra = {"masks": masks, "mask_ids": ids}
         lq, used = apply(job.synth, gt, job.seed, **job.params, **extra)
-        lq_data = encode_png(lq)
+        lq_data = encode_png(lq, stored=job.synth in INCOMPRESSIBLE_OPS)
 
     lq_rel, gt_rel = pair_relpaths(job.split, task, job.stem)
     # Not fsynced: a resumed build re-verifies every file by hash before trusting it.
