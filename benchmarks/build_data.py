@@ -60,8 +60,15 @@ def codec_floor(images: list[Path], out: Path) -> float:
     return 3 * len(images) / (time.perf_counter() - t)
 
 
+def settled() -> None:
+    """Write back earlier runs' files before timing the next: each run writes ~1 GB at 816
+    pairs, and the kernel's background writeback of one run otherwise lands in the next one's
+    time (it made the same build vary by 20%)."""
+    os.sync()
+
+
 def run_builder(photos: Path, root: Path, workers: int) -> tuple[float, float, int, float]:
-    """Build in a fresh process.
+    """Build in a fresh process (the root is deleted afterwards).
 
     Returns (pairs/s end to end, wall s, peak RSS in MiB of any process, pairs/s of the pair
     phase alone: worker start-up, decode, synthesis, PNG encode, writes and hashes, but not the
@@ -78,7 +85,9 @@ def run_builder(photos: Path, root: Path, workers: int) -> tuple[float, float, i
         "print(json.dumps({'pairs': r.built, 'seconds': r.seconds, 'synth': r.pairs_seconds, "
         "'rss_kib': rss}))\n"
     )
+    settled()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    shutil.rmtree(root)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     peak = res["rss_kib"] / 1024  # the run's own process or one of its workers, whichever peaked
     return res["pairs"] / res["seconds"], res["seconds"], int(peak), res["pairs"] / res["synth"]
@@ -120,9 +129,18 @@ def main() -> None:
             images = packaged_images(photos)
         print(f"images: {len(images)} from {photos}, pairs per run: {3 * len(images)} ({TASKS})")
         print(f"machine: {os.cpu_count()} cores, cv2 {cv2.__version__}, numpy {np.__version__}")
-        best = lambda f: max(f() for _ in range(args.repeats))  # noqa: E731
-        loop = best(lambda: plain_loop(images, tmp / f"loop{time.time_ns()}"))
-        floor = best(lambda: codec_floor(images, tmp / f"floor{time.time_ns()}"))
+
+        def best(run) -> float:
+            rates = []
+            for _ in range(args.repeats):
+                out = tmp / f"run{time.time_ns()}"
+                settled()
+                rates.append(run(out))
+                shutil.rmtree(out)
+            return max(rates)
+
+        loop = best(lambda out: plain_loop(images, out))
+        floor = best(lambda out: codec_floor(images, out))
         print(f"plain loop (float64, 1 process):   {loop:7.1f} pairs/s")
         print(f"codec floor (read + write PNG):     {floor:7.1f} pairs/s")
         sizes = {1: photos, 4: replicate(images, tmp / "rep4", 4)}
