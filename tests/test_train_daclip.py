@@ -271,3 +271,30 @@ def test_evidence_crops_show_the_degradation():
     # no draw qualifies: the draw with the most evidence, still a crop of the LQ
     crop = td.evidence_crop(lq, gt, 32, torch.Generator().manual_seed(0), 1, 1.1)
     assert crop.shape == (3, 32, 32) and shows(crop)
+
+
+def test_channel_shuffle_permutes_the_channels_of_the_same_crop(root):
+    """data.channel_shuffle: same crop as without it, its RGB channels in a seeded order."""
+    import copy
+
+    cfg = copy.deepcopy(td.DEFAULTS)
+    cfg["data"].update(crop_mode="native")
+    data = td.read_split(root, "train", {})
+    source = td.ImageSource(data.shards, cache=True)
+    plan = [(epoch, list(range(8))) for epoch in range(4)]
+    plain = td.BatchMaker(source, plan, cfg, 32)
+    cfg["data"]["channel_shuffle"] = True
+    shuffled = td.BatchMaker(source, plan, cfg, 32)
+    from uirbench.models.daclip import CLIP_MEAN, CLIP_STD
+
+    mean, std = torch.tensor(CLIP_MEAN).view(3, 1, 1), torch.tensor(CLIP_STD).view(3, 1, 1)
+    orders = set()
+    for k in range(len(plan)):
+        a, b = plain[k] * std + mean, shuffled[k] * std + mean  # back to [0, 1] pixels
+        for x, y in zip(a, b, strict=True):
+            order = [
+                next(c for c in range(3) if torch.allclose(y[i], x[c], atol=1e-5)) for i in range(3)
+            ]
+            assert sorted(order) == [0, 1, 2]
+            orders.add(tuple(order))
+    assert len(orders) > 1

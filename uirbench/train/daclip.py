@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
         "crop_mode": "resize",  # resize: (crop, then) bicubic to the model's size | native
         "crop_scale": None,  # [min, max] area of a random square crop; None: whole image
         "flips": False,  # random flips / 90-degree turns (native mode: texture keeps its class)
+        # random permutation of the RGB channels: new colours for the same degradation (noise,
+        # blocks, streaks, veils, holes and darkness survive it), against content overfitting
+        "channel_shuffle": False,
         # native mode: patches per sample; the sample's embedding is their normalised mean (as
         # eval.grid sees an image), so a local degradation (drops, a shadow edge) is learnt
         # from a set of patches of which only some show it
@@ -265,6 +268,7 @@ class BatchMaker(torch.utils.data.Dataset):
         self.scale = cfg["data"]["crop_scale"]
         self.native = cfg["data"]["crop_mode"] == "native"
         self.flips = bool(cfg["data"]["flips"])
+        self.shuffle = bool(cfg["data"]["channel_shuffle"])
         self.patches = int(cfg["data"]["patches"]) if self.native else 1
         self.align = int(cfg["data"]["align"])
         self.evidence = float(cfg["data"]["evidence"]) if self.native else 0.0
@@ -296,6 +300,8 @@ class BatchMaker(torch.utils.data.Dataset):
                     view = random_square_crop(img, tuple(self.scale), g)
                 if self.flips:
                     view = random_dihedral(view, g)
+                if self.shuffle:
+                    view = view[torch.randperm(3, generator=g)]
                 out.append(preprocess(view[None], self.size)[0])
         return torch.stack(out)
 
