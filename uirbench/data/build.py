@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -138,8 +137,7 @@ def _run_parallel(
     once, while the children are still starting up (a spawned interpreter needs a fraction of a
     second to import numpy and OpenCV), and on a machine with as many cores as workers it does
     not compete with a child for a core. Children take chunks of groups from the front of the
-    queue, the parent single groups from the back; chunks shrink as the queue drains, so the
-    two meet with little idle time at the end.
+    queue, the parent single groups from the back, so the two meet without idle time at the end.
     """
     groups: dict[tuple[Any, ...], list[PairJob]] = {}
     for job in todo:
@@ -157,29 +155,13 @@ def _run_parallel(
             run_here(work.popleft())
         return
     # spawn, not fork: a fork after OpenCV has started its thread pool can deadlock the child.
-    # Pool() blocks until its children have started and read the shared inputs (~0.4 s), so it
-    # is created on a helper thread while this process already makes pairs.
     ctx = mp.get_context("spawn")
-    started: dict[str, Any] = {}
-
-    def start_pool() -> None:
-        try:
-            started["pool"] = ctx.Pool(
-                children, initializer=jobs_mod.init_worker, initargs=(plan.context,)
-            )
-        except BaseException as exc:  # re-raised below, on the main thread
-            started["error"] = exc
-
-    starter = threading.Thread(target=start_pool, name="uirbench-pool-start", daemon=True)
-    starter.start()
+    chunk = max(1, min(8, len(work) // (children * 8)))
     in_flight: deque[tuple[list[list[PairJob]], Any]] = deque()
-    try:
+    with ctx.Pool(children, initializer=jobs_mod.init_worker, initargs=(plan.context,)) as pool:
         while work or in_flight:
-            pool = started.get("pool")
-            while pool is not None and work and len(in_flight) < 2 * children:
-                # chunks shrink as the queue drains, so no one waits long on the last of them
-                chunk = max(1, min(8, len(work) // (8 * workers)))
-                part = [work.popleft() for _ in range(chunk)]
+            while work and len(in_flight) < 2 * children:  # keep every child busy
+                part = [work.popleft() for _ in range(min(chunk, len(work)))]
                 in_flight.append((part, pool.apply_async(_run_chunk, (part, str(root)))))
             while in_flight and (in_flight[0][1].ready() or not work):
                 part, result = in_flight.popleft()
@@ -188,13 +170,6 @@ def _run_parallel(
                         on_row(job, row)
             if work:
                 run_here(work.pop())
-            if "error" in started:
-                raise started["error"]
-    finally:
-        starter.join()
-        if "pool" in started:
-            started["pool"].terminate()
-            started["pool"].join()
 
 
 def _run_chunk(groups: list[list[PairJob]], root: str) -> list[list[dict[str, Any]]]:
