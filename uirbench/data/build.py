@@ -133,11 +133,12 @@ def _run_parallel(
     """Run the jobs grouped by shared GT (each GT decoded once per group) on ``workers``
     processes: this one and ``workers - 1`` spawned children.
 
-    The parent works too, rather than only waiting on its children: it starts making pairs at
-    once, while the children are still starting up (a spawned interpreter needs a fraction of a
-    second to import numpy and OpenCV), and on a machine with as many cores as workers it does
-    not compete with a child for a core. Children take chunks of groups from the front of the
-    queue, the parent single groups from the back, so the two meet without idle time at the end.
+    The parent works too, rather than only waiting on its children: one process fewer to spawn
+    (each needs ~0.2 s to import numpy and OpenCV), and no core left to a process that only
+    waits. Children take chunks of groups from the front of the queue, the parent single groups
+    from the back, so the two meet without idle time at the end. (Creating the pool on a helper
+    thread, so that the parent would work through Pool()'s ~0.45 s start-up, was measured and
+    bought nothing; BENCHMARKS.md, build-data.)
     """
     groups: dict[tuple[Any, ...], list[PairJob]] = {}
     for job in todo:
