@@ -27,12 +27,12 @@ from uirbench.errors import ImageReadError, UirbenchError
 # PIL's level 6, for files within ~10% of the size. Pixels are identical at any setting.
 PNG_PARAMS: tuple[int, ...] = ()
 # For images whose pixels do not compress (sigma-50 noise): no deflate, no row filter. On CBSD68's
-# noisy images: 0.44 ms instead of 4.9 ms per encode, 464 KB instead of 455 KB (+2%). The filter
-# option is OpenCV >= 4.10; without it, level 0 alone saves little (libpng still tries filters).
-_NO_FILTER = ("IMWRITE_PNG_FILTER", "IMWRITE_PNG_FILTER_NONE")
-PNG_STORED_PARAMS: tuple[int, ...] = (cv2.IMWRITE_PNG_COMPRESSION, 0) + (
-    tuple(getattr(cv2, name) for name in _NO_FILTER) if hasattr(cv2, _NO_FILTER[0]) else ()
-)
+# noisy images 0.44 ms instead of 4.9 ms per encode, 464 KB instead of 455 KB (+2%;
+# benchmarks/png_encode.py). The filter option is OpenCV >= 4.10; without it, level 0 alone saves
+# little (libpng still tries its filters).
+PNG_STORED_PARAMS: tuple[int, ...] = (cv2.IMWRITE_PNG_COMPRESSION, 0)
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):
+    PNG_STORED_PARAMS += (cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE)
 TMP_PREFIX = ".uirbench-tmp-"
 # The most pixels uirbench decodes from one image: 2^27 (134 M, ~0.4 GB as RGB; a 48 MP photo
 # fits). Benchmark images are at most a few megapixels. A PNG or JPEG whose header declares more

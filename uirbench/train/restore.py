@@ -210,7 +210,7 @@ class Objective:
         self.kind = net_cfg["arch"]
         self.dist = F.l1_loss if cfg["train"]["loss"] == "l1" else F.mse_loss
         self.seed = cfg["train"]["seed"]
-        self.sde_loss = cfg["train"].get("sde_loss", "step")
+        self.sde_loss = cfg["train"]["sde_loss"]
         if self.sde_loss not in SDE_LOSSES:
             raise UirbenchError(
                 f"train.sde_loss={self.sde_loss!r} is not one of {SDE_LOSSES}; "
