@@ -116,6 +116,16 @@ def test_patch_grid_takes_native_patches_at_even_positions():
     assert cl.patch_grid(small, 32, 2).shape == (4, 3, 32, 32)
 
 
+def test_patch_grid_keeps_the_training_offsets():
+    # a 100 px image, 32 px patches at 4 + multiples of 8 (as training's align 8, phase 4)
+    images = torch.arange(3 * 100 * 100, dtype=torch.float32).view(1, 3, 100, 100)
+    grid = cl.patch_grid(images, 32, 3, align=8, phase=4)
+    starts = [divmod(int(p[0, 0, 0]), 100) for p in grid]
+    assert sorted({t for t, _ in starts}) == [4, 36, 68]  # last start 4 + 8 * 8: patch fits
+    assert all(t % 8 == 4 and s % 8 == 4 for t, s in starts)
+    assert cl.patch_grid(images, 32, 1, align=8, phase=4)[0, 0, 0, 0] == 36 * 100 + 36
+
+
 def test_grid_view_averages_patch_embeddings(root, model):
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess

@@ -219,6 +219,8 @@ def test_native_mode_val_accuracy_is_what_classify_reports(root, micro_config, t
 
     with pytest.raises(UirbenchError, match=r"data\.crop_mode must be one of"):
         td.train(_recipe(root, micro_config, tmp_path / "bad", "crop_mode=tiles"))
+    with pytest.raises(UirbenchError, match=r"data\.phase must be in \[0, data\.align\)"):
+        td.train(_recipe(root, micro_config, tmp_path / "bad", "align=8", "phase=8"))
     out = tmp_path / "native"
     summary = td.train(
         _recipe(
@@ -229,11 +231,14 @@ def test_native_mode_val_accuracy_is_what_classify_reports(root, micro_config, t
             "flips=true",
             "patches=2",
             "grid=3",
+            "align=8",
+            "phase=4",
             "val_split=val",
         )
     )
     model = load_model(summary["checkpoint"])
-    assert model.uirbench_eval_grid == 3  # the view comes from the checkpoint's recipe
+    # the view comes from the checkpoint's recipe: its grid, on its training offsets
+    assert model.uirbench_eval_view == {"grid": 3, "align": 8, "phase": 4}
     table = classify_split(model, root, "val")
     assert table["correct"].sum() / table["total"].sum() == summary["val_accuracy"]
 
@@ -252,6 +257,16 @@ def test_aligned_native_crops_start_on_the_grid():
         crop = td.random_native_crop(img, 32, torch.Generator().manual_seed(seed), align=8)
         top, left = divmod(int(crop[0, 0, 0]), 90)
         assert top % 8 == 0 and left % 8 == 0 and top + 32 <= 100 and left + 32 <= 90
+    offsets = set()
+    for seed in range(30):  # phase 4: a JPEG block edge crosses every 8 px patch's middle
+        g = torch.Generator().manual_seed(seed)
+        crop = td.random_native_crop(img, 32, g, align=8, phase=4)
+        top, left = divmod(int(crop[0, 0, 0]), 90)
+        assert top % 8 == 4 and left % 8 == 4 and top + 32 <= 100 and left + 32 <= 90
+        offsets.add((top, left))
+    assert len(offsets) > 10  # still random
+    # an image with no room for the phase: phase 0 (the only crop there is)
+    assert td.native_offsets(img[:, :34, :34], 32, g, align=8, phase=4) == (0, 0)
 
 
 def test_evidence_crops_show_the_degradation():

@@ -24,17 +24,23 @@ from uirbench.tasks import TASKS
 ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
 
 
-def patch_grid(images: torch.Tensor, size: int, grid: int) -> torch.Tensor:
+def patch_grid(
+    images: torch.Tensor, size: int, grid: int, align: int = 1, phase: int = 0
+) -> torch.Tensor:
     """Bx3xHxW -> (B*grid*grid)x3xsizexsize native-scale patches at evenly spaced positions
-    (grid 1: the centre). Images no larger than ``size`` give themselves, once per patch."""
+    (grid 1: the centre), each offset ``phase`` + a multiple of ``align`` as in training (the
+    recipe's ``data.align``/``data.phase``). Images no larger than ``size`` give themselves,
+    once per patch."""
     _, _, h, w = images.shape
     if h <= size or w <= size:
         return images.repeat_interleave(grid * grid, dim=0)
 
     def starts(n: int) -> list[int]:
+        p = phase if n - size >= phase else 0
+        room = (n - size - p) // align  # the last start is p + align * room
         if grid == 1:
-            return [(n - size) // 2]
-        return [round(k * (n - size) / (grid - 1)) for k in range(grid)]
+            return [p + align * (room // 2)]
+        return [p + align * round(k * room / (grid - 1)) for k in range(grid)]
 
     patches = [
         images[:, :, top : top + size, left : left + size]
@@ -44,9 +50,9 @@ def patch_grid(images: torch.Tensor, size: int, grid: int) -> torch.Tensor:
     return torch.stack(patches, dim=1).flatten(0, 1)
 
 
-def model_grid(model: Any) -> int:
-    """The view a checkpoint was trained for (set by :func:`load_model`; 0: resize whole)."""
-    return int(getattr(model, "uirbench_eval_grid", 0) or 0)
+def model_view(model: Any) -> dict[str, int]:
+    """The view a checkpoint was trained for (set by :func:`load_model`; grid 0: resize whole)."""
+    return dict(getattr(model, "uirbench_eval_view", None) or {"grid": 0})
 
 
 @torch.no_grad()
@@ -58,9 +64,12 @@ def predict_split(
     batch_size: int = 64,
     zero_shot: bool = False,
     grid: int | None = None,
+    align: int | None = None,
+    phase: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(predicted class, true class, keys) for every sample of ``split``. ``grid``: 0 resizes
-    each image whole; N >= 1 averages N x N native-scale patches; None: the model's own view."""
+    each image whole; N >= 1 averages N x N native-scale patches (offsets ``phase`` + multiples
+    of ``align``); None: the model's own view."""
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess
     from uirbench.train.shardset import ShardSet
@@ -69,7 +78,10 @@ def predict_split(
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
     texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
-    grid = model_grid(model) if grid is None else int(grid)
+    view = model_view(model)
+    grid = view["grid"] if grid is None else int(grid)
+    align = view.get("align", 1) if align is None else int(align)
+    phase = view.get("phase", 0) if phase is None else int(phase)
     if zero_shot:
         grid = 0  # plain CLIP is used as released: whole image, resized
     preds, truth = [], []
@@ -85,7 +97,7 @@ def predict_split(
         )
         images = images.to(device)
         if grid:
-            images = patch_grid(images, size, grid)
+            images = patch_grid(images, size, grid, align, phase)
         x = preprocess(images, size)
         if zero_shot:
             feats = model.encode_image(x, normalize=True)
@@ -185,7 +197,7 @@ def load_model(
     device: str | torch.device = "cpu",
 ) -> Any:
     """DA-CLIP for classification: from a checkpoint (its JSON gives the config when ours, and
-    the view its recipe trained: ``model.uirbench_eval_grid``), or an untrained one on the given
+    the view its recipe trained: ``model.uirbench_eval_view``), or an untrained one on the given
     CLIP weights (zero-shot row only)."""
     import json
 
@@ -206,5 +218,5 @@ def load_model(
     if recipe:
         from uirbench.train.daclip import eval_view
 
-        model.uirbench_eval_grid = eval_view(recipe)["grid"]
+        model.uirbench_eval_view = eval_view(recipe)
     return model.to(device).eval()

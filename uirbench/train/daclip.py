@@ -50,9 +50,12 @@ DEFAULTS: dict[str, Any] = {
         # eval.grid sees an image), so a local degradation (drops, a shadow edge) is learnt
         # from a set of patches of which only some show it
         "patches": 1,
-        # native mode: crop offsets are multiples of this (8 keeps q10 JPEG's 8x8 blocks on the
-        # ViT's patch grid, as eval.grid's offsets are on a 256 px image); 1: any offset
+        # native mode: crop offsets (training patches and eval.grid's) are phase + a multiple
+        # of align; 1: any offset. A JPEG's 8x8 blocks start at the image's corner, so with
+        # align 8, phase 4 every block edge crosses the middle of an 8 px ViT patch, where the
+        # patch embedding sees it as a step; phase 0 hides the edges between patches
         "align": 1,
+        "phase": 0,
         # native mode: a training patch must show its degradation: at least this fraction of
         # its pixels differ from the GT patch by more than 8 grey levels (up to 8 draws, else
         # the draw with the most). Drops, shadows, strokes and flakes leave parts of an image
@@ -200,7 +203,7 @@ def random_square_crop(img: torch.Tensor, scale: tuple[float, float], g: torch.G
 
 
 def random_native_crop(
-    img: torch.Tensor, size: int, g: torch.Generator, align: int = 1
+    img: torch.Tensor, size: int, g: torch.Generator, align: int = 1, phase: int = 0
 ) -> torch.Tensor:
     """A random ``size`` square at the image's own pixel scale (no resampling, so noise, JPEG
     blocks and streaks keep their frequency), its offsets multiples of ``align``; images
@@ -208,22 +211,35 @@ def random_native_crop(
     _, h, w = img.shape
     if h < size or w < size:
         return img
-    top, left = native_offsets(img, size, g, align)
+    top, left = native_offsets(img, size, g, align, phase)
     return img[:, top : top + size, left : left + size]
 
 
-def native_offsets(img: torch.Tensor, size: int, g: torch.Generator, align: int = 1):
-    """(top, left) of a random native crop (0, 0 and no draw for an image smaller than it)."""
+def native_offsets(
+    img: torch.Tensor, size: int, g: torch.Generator, align: int = 1, phase: int = 0
+):
+    """(top, left) of a random native crop, each ``phase`` + a multiple of ``align`` (0, 0 and
+    no draw for an image smaller than it; phase 0 where the image has no room for it)."""
     _, h, w = img.shape
     if h < size or w < size:
         return 0, 0
-    top = align * int(torch.randint(0, (h - size) // align + 1, (), generator=g))
-    left = align * int(torch.randint(0, (w - size) // align + 1, (), generator=g))
-    return top, left
+    offsets = []
+    for n in (h, w):
+        p = phase if n - size >= phase else 0
+        offsets.append(
+            p + align * int(torch.randint(0, (n - size - p) // align + 1, (), generator=g))
+        )
+    return offsets[0], offsets[1]
 
 
 def evidence_crop(
-    lq: torch.Tensor, gt: torch.Tensor, size: int, g: torch.Generator, align: int, need: float
+    lq: torch.Tensor,
+    gt: torch.Tensor,
+    size: int,
+    g: torch.Generator,
+    align: int,
+    need: float,
+    phase: int = 0,
 ) -> torch.Tensor:
     """A native crop of ``lq`` in which at least ``need`` of the pixels differ from ``gt`` by
     more than 8 grey levels (the first of 8 draws that does, else the draw with the most)."""
@@ -231,7 +247,7 @@ def evidence_crop(
         return lq
     best, best_frac = None, -1.0
     for _ in range(8):
-        top, left = native_offsets(lq, size, g, align)
+        top, left = native_offsets(lq, size, g, align, phase)
         a = lq[:, top : top + size, left : left + size]
         b = gt[:, top : top + size, left : left + size]
         frac = float(((a.short() - b.short()).abs().amax(0) > 8).float().mean())
@@ -271,6 +287,7 @@ class BatchMaker(torch.utils.data.Dataset):
         self.shuffle = bool(cfg["data"]["channel_shuffle"])
         self.patches = int(cfg["data"]["patches"]) if self.native else 1
         self.align = int(cfg["data"]["align"])
+        self.phase = int(cfg["data"]["phase"])
         self.evidence = float(cfg["data"]["evidence"]) if self.native else 0.0
         if self.evidence and gt_source is None:
             raise ValueError("data.evidence needs the GT images (gt_source)")
@@ -293,9 +310,11 @@ class BatchMaker(torch.utils.data.Dataset):
             for _ in range(self.patches):
                 view = img
                 if self.native and gt is not None:
-                    view = evidence_crop(img, gt, self.size, g, self.align, self.evidence)
+                    view = evidence_crop(
+                        img, gt, self.size, g, self.align, self.evidence, self.phase
+                    )
                 elif self.native:
-                    view = random_native_crop(img, self.size, g, self.align)
+                    view = random_native_crop(img, self.size, g, self.align, self.phase)
                 elif self.scale:
                     view = random_square_crop(img, tuple(self.scale), g)
                 if self.flips:
@@ -403,6 +422,11 @@ def train(recipe: dict, log: Any = print) -> dict:
         )
     if int(d_cfg["align"]) < 1:
         raise UirbenchError(f"data.align must be >= 1, got {d_cfg['align']!r}")
+    if not 0 <= int(d_cfg["phase"]) < int(d_cfg["align"]):
+        raise UirbenchError(
+            f"data.phase must be in [0, data.align), got {d_cfg['phase']!r} with align"
+            f" {d_cfg['align']!r}"
+        )
     if int(cfg["eval"]["grid"]) < 1:
         raise UirbenchError(f"eval.grid must be >= 1, got {cfg['eval']['grid']!r}")
     if t_cfg["threads"]:
@@ -569,8 +593,11 @@ def world_desc(env: Any) -> str:
 def eval_view(cfg: dict) -> dict[str, Any]:
     """How a model trained with ``cfg`` looks at an image when classifying: the whole image
     resized, or a grid of native-scale patches (``classify`` reads this from the checkpoint)."""
-    native = cfg["data"].get("crop_mode", "resize") == "native"
-    return {"grid": int(cfg.get("eval", {}).get("grid", 1)) if native else 0}
+    data = cfg["data"]
+    if data.get("crop_mode", "resize") != "native":
+        return {"grid": 0}
+    grid = int(cfg.get("eval", {}).get("grid", 1))
+    return {"grid": grid, "align": int(data.get("align", 1)), "phase": int(data.get("phase", 0))}
 
 
 def _val_accuracy(model, cfg: dict, size: int, device) -> float:
