@@ -3,9 +3,10 @@
 Compares, on the same clean images (CBSD68 from a mirror folder, or packaged photos):
   plain loop   read GT, degrade in float64, cv2.imwrite the LQ, one process (the official
                scripts' way; noise then JPEG then inpainting, each its own pass)
-  codec floor  read GT + write one LQ PNG per pair, nothing else, one process
-  uirbench     the real builder (`build(from_dir=...)`) with 1 and 2 workers: index, hashes,
-               shards and GT copies included
+  codec floor  read GT + write one LQ PNG per pair, nothing else, one process (OpenCV's PNG
+               defaults; and again with stored PNGs, the floor of `--png stored`)
+  uirbench     the real builder (`build(from_dir=...)`) with 1 and 2 workers, and with 2
+               workers and `--png stored`: index, hashes, shards and GT copies included
 and the builder's peak RSS (largest process) at two dataset sizes.
 
   python benchmarks/build_data.py --images ../shared/data/CBSD68
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from uirbench.io import PNG_STORED_PARAMS
 
 TASKS = "noisy,jpeg,inpainting"
 
@@ -49,14 +52,15 @@ def plain_loop(images: list[Path], out: Path) -> float:
     return 3 * len(images) / (time.perf_counter() - t)
 
 
-def codec_floor(images: list[Path], out: Path) -> float:
-    """Read the GT and write one PNG per pair: the least any builder must do."""
+def codec_floor(images: list[Path], out: Path, params: tuple[int, ...] = ()) -> float:
+    """Read the GT and write one PNG per pair: the least any builder must do (``params``:
+    OpenCV's PNG defaults, or uirbench's stored PNG for the ``--png stored`` comparison)."""
     out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     for i, path in enumerate(images):
         for task in range(3):
             gt = cv2.imread(str(path))
-            cv2.imwrite(str(out / f"{task}-{i}.png"), gt)
+            cv2.imwrite(str(out / f"{task}-{i}.png"), gt, list(params))
     return 3 * len(images) / (time.perf_counter() - t)
 
 
@@ -67,7 +71,9 @@ def settled() -> None:
     os.sync()
 
 
-def run_builder(photos: Path, root: Path, workers: int) -> tuple[float, float, int, float]:
+def run_builder(
+    photos: Path, root: Path, workers: int, png: str = "compressed"
+) -> tuple[float, float, int, float]:
     """Build in a fresh process (the root is deleted afterwards).
 
     Returns (pairs/s end to end, wall s, peak RSS in MiB of any process, pairs/s of the pair
@@ -78,7 +84,7 @@ def run_builder(photos: Path, root: Path, workers: int) -> tuple[float, float, i
         "import json,sys\n"
         "from uirbench.data.build import build\n"
         f"r = build(root={str(root)!r}, from_dir={str(photos)!r}, tasks={TASKS!r}, "
-        f"splits='val', workers={workers})\n"
+        f"splits='val', workers={workers}, png={png!r})\n"
         "import resource\n"
         "rss = max(resource.getrusage(w).ru_maxrss for w in "
         "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
@@ -142,20 +148,29 @@ def main() -> None:
         loop = best(lambda out: plain_loop(images, out))
         floor = best(lambda out: codec_floor(images, out))
         print(f"plain loop (float64, 1 process):   {loop:7.1f} pairs/s")
+        floor_stored = best(lambda out: codec_floor(images, out, PNG_STORED_PARAMS))
+        floors = {"compressed": floor, "stored": floor_stored}
         print(f"codec floor (read + write PNG):     {floor:7.1f} pairs/s")
+        print(f"codec floor, stored PNG:            {floor_stored:7.1f} pairs/s")
         sizes = {1: photos, 4: replicate(images, tmp / "rep4", 4)}
         for times, folder in sizes.items():
-            for workers in (1, 2):
+            for workers, png in ((1, "compressed"), (2, "compressed"), (2, "stored")):
                 runs = [
-                    run_builder(folder, tmp / f"b{time.time_ns()}", workers)
+                    run_builder(folder, tmp / f"b{time.time_ns()}", workers, png)
                     for _ in range(args.repeats)
                 ]
                 rate, synth = max(r[0] for r in runs), max(r[3] for r in runs)
                 print(
-                    f"uirbench build, {3 * len(images) * times:4d} pairs, {workers} worker(s): "
+                    f"uirbench build --png {png:10s}, {3 * len(images) * times:4d} pairs, "
+                    f"{workers} worker(s): "
                     f"{rate:6.1f} pairs/s end to end ({rate / loop:.2f}x loop, "
-                    f"{rate / (workers * floor):.0%} of {workers}x floor); pair phase "
-                    f"{synth:6.1f} pairs/s ({synth / loop:.2f}x loop, "
+                    f"{rate / (workers * floor):.0%} of {workers}x floor"
+                    + (
+                        f", {rate / (workers * floors[png]):.0%} of {workers}x {png} floor"
+                        if png != "compressed"
+                        else ""
+                    )
+                    + f"); pair phase {synth:6.1f} pairs/s ({synth / loop:.2f}x loop, "
                     f"{synth / (workers * floor):.0%} of {workers}x floor)"
                 )
         for times, folder in sizes.items():

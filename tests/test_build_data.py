@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -341,3 +342,33 @@ def test_noisy_lq_is_stored_uncompressed_other_tasks_are_compressed(tmp_path):
             assert encode_png(decode_image(data, row.lq_path), stored=True) == data
         else:
             assert len(data) < raw_size
+
+
+def test_png_stored_writes_the_same_pixels_uncompressed_and_resume_does_not_mix(tmp_path):
+    """--png stored: every PNG the build encodes skips deflate; pixels equal the default's.
+    The mode is part of each job's fingerprint: a rerun in the other mode rebuilds every pair."""
+    from uirbench.data.jobs import PairJob
+    from uirbench.io import decode_image
+
+    small, big = tmp_path / "compressed", tmp_path / "stored"
+    build(root=small, preset="demo", tasks="jpeg,hazy", splits="val", workers=1)
+    build(root=big, preset="demo", tasks="jpeg,hazy", splits="val", workers=1, png="stored")
+    a, b = read_index(small).set_index("key"), read_index(big).set_index("key")
+    assert list(a.index) == list(b.index)
+    for key, row in b.iterrows():
+        for field in ("lq_path", "gt_path"):
+            stored = (big / row[field]).read_bytes()
+            compressed = (small / a.loc[key, field]).read_bytes()
+            raw_size = row.height * (row.width * 3 + 1)  # filter byte + RGB per row
+            assert len(stored) > raw_size > len(compressed)
+            np.testing.assert_array_equal(decode_image(stored), decode_image(compressed))
+    assert verify(big) == []
+    # switching mode on an existing root rebuilds (nothing reused), and gives the other bytes
+    report = build(root=big, preset="demo", tasks="jpeg,hazy", splits="val", workers=1)
+    assert report.reused == 0 and report.built == len(a)
+    assert read_index(big).set_index("key")["lq_sha256"].equals(a["lq_sha256"])
+    # the default mode keeps the fingerprints of builds made before the option existed
+    job = PairJob(split="val", task="jpeg", stem="x", source="demo", source_image="p", synth="jpeg")
+    assert job.fingerprint() != replace(job, png="stored").fingerprint()
+    with pytest.raises(UirbenchError, match="--png 'fast': choose one of compressed, stored"):
+        build(root=tmp_path / "bad", preset="demo", tasks="jpeg", splits="val", png="fast")

@@ -42,6 +42,12 @@ def build_data(
     val_fraction: float = typer.Option(
         0.2, help="With --from and both splits: fraction of photos held out for val."
     ),
+    png: str = typer.Option(
+        "compressed",
+        help="How the PNGs it encodes are written; pixels are identical. compressed: OpenCV's "
+        "defaults. stored: no deflate, ~1.2x faster builds, encoded files up to 2.3x larger "
+        "(BENCHMARKS.md, build-data). Upstream 8-bit RGB PNGs are copied as they are either way.",
+    ),
 ) -> None:
     """Build the ten-degradation dataset: official layout, index.parquet, WebDataset shards.
 
@@ -93,6 +99,7 @@ def build_data(
             raw_root=raw,
             val_fraction=val_fraction,
             progress=progress,
+            png=png,
         )
     _print_summary(report)
 

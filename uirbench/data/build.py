@@ -11,6 +11,7 @@ finds all parts verified and writes the index and shards.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing as mp
 import os
@@ -191,8 +192,12 @@ def build(
     val_fraction: float = 0.2,
     shard_maxcount: int = DEFAULT_MAXCOUNT,
     progress: Callable[[int, int], None] | None = None,
+    png: str = "compressed",
 ) -> BuildReport:
     """Build (or resume building) a dataset root. Returns counts and timing.
+
+    ``png``: ``compressed`` or ``stored`` (see :data:`uirbench.data.jobs.PNG_MODES`); part of
+    each job's fingerprint, so a resume with the other mode rebuilds rather than mixes them.
 
     ``progress(done, total)`` is called after each pair (the CLI draws a progress bar with it).
     """
@@ -200,6 +205,8 @@ def build(
     task_list = parse_tasks(tasks if isinstance(tasks, str) or tasks is None else ",".join(tasks))
     split_list = _parse_splits(splits)
     shard_i, shard_n = parse_shard(shard)
+    if png not in jobs_mod.PNG_MODES:
+        raise UirbenchError(f"--png {png!r}: choose one of {', '.join(jobs_mod.PNG_MODES)}")
     raw = Path(raw_root) if raw_root else Path(os.environ.get("UIRBENCH_RAW", root / ".raw"))
     plan = make_plan(preset, from_dir, task_list, split_list, seed, raw, mirror, val_fraction)
     keys = [j.key for j in plan.jobs]
@@ -207,6 +214,8 @@ def build(
         dup = next(k for k in keys if keys.count(k) > 1)
         raise UirbenchError(f"two pairs map to the same name {dup}; check the source folders")
     mine = sorted(plan.jobs, key=lambda j: j.key)[shard_i::shard_n]
+    if png != "compressed":
+        mine = [dataclasses.replace(j, png=png) for j in mine]
 
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(root)
