@@ -41,6 +41,10 @@ class PairJob:
     png: str = "compressed"  # how PNGs this job encodes are written: see PNG_MODES
 
     @property
+    def stored_png(self) -> bool:
+        return self.png == "stored"
+
+    @property
     def key(self) -> str:
         return sample_key(self.split, get_task(self.task), self.stem)
 
@@ -94,10 +98,10 @@ def _load_gt(job: PairJob) -> tuple[np.ndarray, bytes]:
     if job.gt_crop is not None:
         x, y, s = job.gt_crop
         gt = np.ascontiguousarray(_CONTEXT["photos"][job.source_image][y : y + s, x : x + s])
-        return gt, encode_png(gt, stored=job.png == "stored")
+        return gt, encode_png(gt, stored=job.stored_png)
     assert job.gt_file is not None
     raw, gt = _read_source(job.gt_file)
-    return gt, _as_png(raw, gt, job.png == "stored")
+    return gt, _as_png(raw, gt, job.stored_png)
 
 
 def run_group(jobs: list[PairJob], root: str) -> list[dict[str, Any]]:
@@ -123,7 +127,7 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -
                 f"size mismatch in pair {job.key}: LQ {job.lq_file} is {lq.shape[1]}x{lq.shape[0]}"
                 f", GT {job.gt_file} is {gt.shape[1]}x{gt.shape[0]}"
             )
-        lq_data = _as_png(raw_lq, lq, job.png == "stored")
+        lq_data = _as_png(raw_lq, lq, job.stored_png)
         used: dict[str, Any] = {}
     else:
         extra: dict[str, Any] = {}
@@ -131,7 +135,7 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -
             masks, ids = _CONTEXT["masks"][job.mask_bank]
             extra = {"masks": masks, "mask_ids": ids}
         lq, used = apply(job.synth, gt, job.seed, **job.params, **extra)
-        lq_data = encode_png(lq, stored=job.png == "stored" or job.synth in INCOMPRESSIBLE_OPS)
+        lq_data = encode_png(lq, stored=job.stored_png or job.synth in INCOMPRESSIBLE_OPS)
 
     lq_rel, gt_rel = pair_relpaths(job.split, task, job.stem)
     # Not fsynced: a resumed build re-verifies every file by hash before trusting it.

@@ -35,12 +35,13 @@ def patch_grid(
     if h <= size or w <= size:
         return images.repeat_interleave(grid * grid, dim=0)
 
+    from uirbench.train.daclip import offset_range
+
     def starts(n: int) -> list[int]:
-        p = phase if n - size >= phase else 0
-        room = (n - size - p) // align  # the last start is p + align * room
+        first, steps = offset_range(n, size, align, phase)
         if grid == 1:
-            return [p + align * (room // 2)]
-        return [p + align * round(k * room / (grid - 1)) for k in range(grid)]
+            return [first + align * (steps // 2)]
+        return [first + align * round(k * steps / (grid - 1)) for k in range(grid)]
 
     patches = [
         images[:, :, top : top + size, left : left + size]

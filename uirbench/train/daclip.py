@@ -215,6 +215,14 @@ def random_native_crop(
     return img[:, top : top + size, left : left + size]
 
 
+def offset_range(n: int, size: int, align: int = 1, phase: int = 0) -> tuple[int, int]:
+    """(first, steps): a ``size`` window in ``n`` pixels may start at ``first + align * k`` for
+    k in 0..steps, ``first`` being ``phase`` (0 where there is no room for it). Training's random
+    native crops and :func:`uirbench.evaluate.classify.patch_grid` both draw from this set."""
+    first = phase if n - size >= phase else 0
+    return first, (n - size - first) // align
+
+
 def native_offsets(
     img: torch.Tensor, size: int, g: torch.Generator, align: int = 1, phase: int = 0
 ):
@@ -225,10 +233,8 @@ def native_offsets(
         return 0, 0
     offsets = []
     for n in (h, w):
-        p = phase if n - size >= phase else 0
-        offsets.append(
-            p + align * int(torch.randint(0, (n - size - p) // align + 1, (), generator=g))
-        )
+        first, steps = offset_range(n, size, align, phase)
+        offsets.append(first + align * int(torch.randint(0, steps + 1, (), generator=g)))
     return offsets[0], offsets[1]
 
 
