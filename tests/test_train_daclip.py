@@ -60,6 +60,7 @@ def _recipe(root, config, out, *extra):
             "progress=false",
             "log_every=1",
             "threads=1",
+            "content_weight=1.0",  # the paper's loss (the tiny recipe drops the content term)
             *extra,
         ],
     )
@@ -92,6 +93,15 @@ def test_official_loss_is_clip_loss_and_class_aware_differs():
     assert td.contrastive_loss(deg_txt, deg_txt, torch.tensor(100.0), classes) < 1e-3
     with pytest.raises(UirbenchError, match="class-aware"):
         td.daclip_loss(img, txt, img, txt, scale, classes, "nope")
+    # content_weight scales the content (image-caption) term only
+    full = td.daclip_loss(img, txt, txt, img, scale, classes)
+    light = td.daclip_loss(img, txt, txt, img, scale, classes, content_weight=0.25)
+    torch.testing.assert_close(light["contrastive"], full["contrastive"])
+    torch.testing.assert_close(light["loss"], 0.25 * full["contrastive"] + full["degradation"])
+    assert (
+        td.daclip_loss(img, txt, txt, img, scale, classes, content_weight=0)["loss"]
+        == (full["degradation"])
+    )
 
 
 def test_cosine_schedule():
@@ -167,6 +177,7 @@ def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
         "progress=false",
         "log_every=1",
         "threads=1",
+        "content_weight=1.0",
         "max_steps=5",
     ]
     cmd = [

@@ -82,6 +82,10 @@ DEFAULTS: dict[str, Any] = {
         "epochs": 50,
         "batch_size": 3136,  # global, over all processes
         "loss": "official",  # official | class-aware
+        # weight of the content (image-caption) loss; the degradation loss has weight 1. The
+        # content loss trains the controller too (through the zero-init connections): on a few
+        # photos with one caption each it teaches the controller to tell the photos apart
+        "content_weight": 1.0,
         "max_logit_scale": 100.0,
         "amp": "auto",  # auto | off | bf16 | fp16
         "device": "auto",
@@ -122,15 +126,17 @@ def daclip_loss(
     scale: torch.Tensor,
     classes: torch.Tensor,
     kind: str = "official",
+    content_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """{"contrastive": content-caption loss, "degradation": degradation loss, "loss": sum}."""
+    """{"contrastive": content-caption loss, "degradation": degradation loss, "loss":
+    content_weight * contrastive + degradation}."""
     if kind not in LOSSES:
         raise UirbenchError(f"loss must be one of {', '.join(LOSSES)}, got {kind!r}")
     clip = contrastive_loss(content, caption, scale, None)
     degra = contrastive_loss(
         degradation, degradation_text, scale, classes if kind == "class-aware" else None
     )
-    return {"contrastive": clip, "degradation": degra, "loss": clip + degra}
+    return {"contrastive": clip, "degradation": degra, "loss": content_weight * clip + degra}
 
 
 def cosine_lr(step: int, base: float, warmup: int, total: int) -> float:
@@ -546,6 +552,7 @@ def train(recipe: dict, log: Any = print) -> dict:
             res["logit_scale"].float(),
             train_data.classes[order].to(device),
             t_cfg["loss"],
+            float(t_cfg["content_weight"]),
         )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss["loss"]).backward()
