@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from uirbench.caption import build_captioner, caption_root, clean_caption, make_title, split_title
 from uirbench.caption.cache import cache_dir, read_cache
 from uirbench.caption.runner import distinct_items, rank_share
+from uirbench.data.build import build
 from uirbench.data.captions_csv import read_caption_csv
 from uirbench.data.index import read_index, to_table, write_index
 from uirbench.data.layout import pair_relpaths, sample_key
@@ -83,7 +85,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_blip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", reason="BLIP needs the optional [caption] extra")
     from uirbench.caption.random_blip import make_random_blip
 
     return make_random_blip(tmp_path_factory.mktemp("blip") / "tiny-blip", size="tiny")
@@ -288,7 +290,7 @@ def test_transformers_tiny_blip_end_to_end_with_resume(root: Path, tiny_blip: Pa
 
 
 def test_missing_local_model_folder_is_clear(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", reason="BLIP needs the optional [caption] extra")
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     with pytest.raises(UirbenchError, match="not a loadable BLIP folder"):
@@ -382,7 +384,6 @@ def test_torchrun_two_ranks_caption_each_gt_exactly_once(root: Path, tiny_blip: 
 @pytest.mark.slow
 def test_demo_root_sidecar_fills_every_caption(tmp_path: Path) -> None:
     """The embedded demo's source photos all have hand-written captions; outputs agree."""
-    build = pytest.importorskip("uirbench.data.build").build
     root = tmp_path / "demo"
     build(root, preset="demo", tasks="noisy,jpeg", workers=1)
     result = caption_root(root, build_captioner("sidecar"), progress=False)
@@ -411,7 +412,6 @@ def test_cache_survives_a_torn_line(tmp_path: Path) -> None:
 
 
 def test_device_resolution() -> None:
-    torch = pytest.importorskip("torch")
     from uirbench.caption.backends.transformers_blip import resolve_device
 
     assert resolve_device("cpu") == "cpu"

@@ -114,7 +114,7 @@ def _tiny_lavis(tmp: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 
 
 def test_lavis_backend_captions_a_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("lavis")
+    pytest.importorskip("lavis", reason="LAVIS: own env, scripts/test_lavis.sh")
     from uirbench.caption.backends import lavis_blip
 
     load = _tiny_lavis(tmp_path, monkeypatch)

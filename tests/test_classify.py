@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-pytest.importorskip("open_clip")
+pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
 
 from uirbench.evaluate import classify as cl
 from uirbench.models.daclip import build_daclip, export_official

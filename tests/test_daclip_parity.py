@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("open_clip")
+pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
 from safetensors.torch import load_file
 
 from uirbench.models.daclip import DaCLIP, build_clip, load_config

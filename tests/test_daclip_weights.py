@@ -8,7 +8,7 @@ import collections
 import pytest
 import torch
 
-pytest.importorskip("open_clip")
+pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
 
 from uirbench.errors import UirbenchError
 from uirbench.models import daclip as dc

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("open_clip")
+pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
 
 from uirbench.errors import UirbenchError
 from uirbench.train import daclip as td

@@ -31,6 +31,8 @@ import pytest
 
 from uirbench.errors import InvalidNameError, UirbenchError
 from uirbench.io import read_image
+from uirbench.train import daclip as train_daclip
+from uirbench.train import restore as train_restore
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("_evalfix", REPO / "tests/test_evaluate_outputs.py")
@@ -367,7 +369,7 @@ def test_restore_input_with_bad_image(tmp_path: Path, kind: str) -> None:
 def test_restoration_training_names_an_unreadable_image(tmp_path: Path) -> None:
     """A built root whose LQ file broke after the build: training stops naming it (DataLoader
     workers on, as in the paper recipes), never a worker traceback."""
-    train_mod = pytest.importorskip("uirbench.train.restore")
+    train_mod = train_restore
     from uirbench.data.index import read_index
 
     root = make_root(tmp_path / "root")
@@ -387,7 +389,8 @@ def test_daclip_training_names_an_unreadable_image(tmp_path: Path) -> None:
     """The same for DA-CLIP training, which reads LQ images from the shards."""
     import json
 
-    train_mod = pytest.importorskip("uirbench.train.daclip")
+    pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
+    train_mod = train_daclip
     from uirbench.data.index import read_index
     from uirbench.data.shards import write_shards
 

@@ -11,7 +11,7 @@ import pytest
 
 from uirbench.caption.cache import cache_dir, read_cache
 
-pytest.importorskip("transformers")
+pytest.importorskip("transformers", reason="BLIP needs the optional [caption] extra")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import yaml
 
 from uirbench.train.checkpoint import find_resume_checkpoint, load_checkpoint, previous_stem
 
-pytest.importorskip("open_clip")
+pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extra")
 
 WINDOW = "uirbench.train.checkpoint:atomic_write_text"  # the JSON rename of a checkpoint
 MICRO_DACLIP = {

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from uirbench.errors import UirbenchError
+from uirbench.evaluate import classify
 
 
 class Payload:
@@ -117,7 +118,6 @@ def test_daclip_checkpoint_and_clip_weights_refuse_payload(tmp_path: Path, marke
 
 
 def test_classify_refuses_payload(tmp_path: Path, marker: Path) -> None:
-    classify = pytest.importorskip("uirbench.evaluate.classify")
     path = _save_evil(tmp_path / "daclip_ViT-B-32.pt", marker)
     _refused(lambda: classify.load_model(str(path), config="daclip_tiny"), path, marker)
 
@@ -160,7 +160,7 @@ def test_pyiqa_metric_weights_refuse_payload(
     tmp_path: Path, marker: Path, monkeypatch, metric: str
 ) -> None:
     """pyiqa loads its weights with ``weights_only=False``; uirbench checks them first."""
-    pytest.importorskip("pyiqa")
+    pytest.importorskip("pyiqa", reason="pyiqa is the optional [eval] extra")
     from uirbench.evaluate.metrics.pyiqa_metric import check_weights, explicit_options
     from uirbench.evaluate.profiles import get_profile
 

@@ -19,6 +19,9 @@ import yaml
 
 from uirbench.data import manifest as m
 from uirbench.errors import UirbenchError
+from uirbench.train import daclip as train_daclip
+from uirbench.train import recipe as train_recipe
+from uirbench.train import restore as train_restore
 
 PACKAGE = Path(__file__).resolve().parents[2] / "uirbench"
 
@@ -187,10 +190,7 @@ def test_source_manifest_that_is_not_a_mapping(tmp_path: Path, text: str) -> Non
 
 # ------------------------------------------------------------------------ recipes
 def _recipe_modules():
-    recipe = pytest.importorskip("uirbench.train.recipe")
-    restore = pytest.importorskip("uirbench.train.restore")
-    daclip = pytest.importorskip("uirbench.train.daclip")
-    return recipe, restore.DEFAULTS, daclip.DEFAULTS
+    return train_recipe, train_restore.DEFAULTS, train_daclip.DEFAULTS
 
 
 def test_every_packaged_recipe_validates() -> None:
