@@ -103,7 +103,7 @@ def network_state_from_file(path: str | Path) -> tuple[dict[str, torch.Tensor], 
     weights are used when present (the official code also evaluates its EMA). Official files are
     plain state dicts, possibly with DDP's ``module.`` prefix. Returns (state, meta).
     """
-    from uirbench.train.checkpoint import load_checkpoint, load_tensor_file
+    from uirbench.weights import load_checkpoint, load_tensor_file
 
     path = Path(path)
     if path.suffix in (".safetensors", ".json"):

@@ -80,7 +80,7 @@ def test_control_the_payload_is_live(tmp_path: Path, marker: Path) -> None:
 def test_generic_loader_refuses_pickle_payload(
     tmp_path: Path, marker: Path, suffix: str, fmt: str
 ) -> None:
-    from uirbench.train.checkpoint import load_tensor_file
+    from uirbench.weights import load_tensor_file
 
     path = _save_evil(tmp_path / f"evil{suffix}", marker, fmt)
     msg = _refused(lambda: load_tensor_file(path), path, marker)

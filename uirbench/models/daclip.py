@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from uirbench.errors import UirbenchError
+from uirbench.weights import load_tensor_file
 
 CONFIG_PACKAGE = "uirbench.models.configs"
 OFFICIAL_STRIP_PREFIXES = ("module.",)
@@ -266,8 +267,6 @@ def _unwrap(state: dict, path: str | Path) -> dict[str, torch.Tensor]:
 def read_daclip_state(path: str | Path) -> dict[str, torch.Tensor]:
     """DA-CLIP tensors from an official ``.pt`` or a uirbench ``.safetensors`` (official layout,
     possibly without the ``visual.*`` alias, which is restored from ``clip.visual.*``)."""
-    from uirbench.train.checkpoint import load_tensor_file
-
     state = _unwrap(load_tensor_file(path), path)
     if any(k.startswith("model.") for k in state):  # a uirbench training checkpoint
         state = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
@@ -334,8 +333,6 @@ def load_clip_weights(
     clip: nn.Module, cfg: dict, source: str, cache_dir: str | None = None
 ) -> Path:
     """Load open_clip CLIP weights (tag or file) into ``clip``, strictly."""
-    from uirbench.train.checkpoint import load_tensor_file
-
     path = resolve_clip_weights(cfg, source, cache_dir)
     state = _unwrap(load_tensor_file(path), path)
     state.pop("attn_mask", None)

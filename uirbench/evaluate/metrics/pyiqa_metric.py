@@ -80,7 +80,7 @@ def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
     pyiqa unpickles its weights with ``weights_only=False``, so each file is first read with
     ``weights_only=True``: one carrying pickled objects is refused before pyiqa can run it.
     """
-    from uirbench.train.checkpoint import load_tensor_file
+    from uirbench.weights import load_tensor_file  # imports torch: not for `--help`
 
     files = required_weights(metric, opts)
     for f in files:
