@@ -127,10 +127,10 @@ def test_patch_grid_keeps_the_training_offsets():
 
 
 def test_grid_view_averages_patch_embeddings(root, model):
+    from uirbench.data.shardset import ShardSet
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess
     from uirbench.tasks import TASKS
-    from uirbench.train.shardset import ShardSet
 
     pred, _, _ = cl.predict_split(model, root, "val", grid=2, batch_size=5)
     shards = ShardSet(root, "val")

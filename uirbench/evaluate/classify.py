@@ -19,36 +19,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from uirbench.data.shardset import ShardSet
+from uirbench.models.daclip_view import eval_view, patch_grid
 from uirbench.tasks import TASKS
 
 ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
-
-
-def patch_grid(
-    images: torch.Tensor, size: int, grid: int, align: int = 1, phase: int = 0
-) -> torch.Tensor:
-    """Bx3xHxW -> (B*grid*grid)x3xsizexsize native-scale patches at evenly spaced positions
-    (grid 1: the centre), each offset ``phase`` + a multiple of ``align`` as in training (the
-    recipe's ``data.align``/``data.phase``). Images no larger than ``size`` give themselves,
-    once per patch."""
-    _, _, h, w = images.shape
-    if h <= size or w <= size:
-        return images.repeat_interleave(grid * grid, dim=0)
-
-    from uirbench.train.daclip import offset_range
-
-    def starts(n: int) -> list[int]:
-        first, steps = offset_range(n, size, align, phase)
-        if grid == 1:
-            return [first + align * (steps // 2)]
-        return [first + align * round(k * steps / (grid - 1)) for k in range(grid)]
-
-    patches = [
-        images[:, :, top : top + size, left : left + size]
-        for top in starts(h)
-        for left in starts(w)
-    ]
-    return torch.stack(patches, dim=1).flatten(0, 1)
 
 
 def model_view(model: Any) -> dict[str, int]:
@@ -73,7 +48,6 @@ def predict_split(
     of ``align``); None: the model's own view."""
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts, preprocess
-    from uirbench.train.shardset import ShardSet
 
     shards = ShardSet(root, split)
     size = model.clip.visual.image_size
@@ -217,7 +191,5 @@ def load_model(
         weights=weights,
     )
     if recipe:
-        from uirbench.train.daclip import eval_view
-
         model.uirbench_eval_view = eval_view(recipe)
     return model.to(device).eval()

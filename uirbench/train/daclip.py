@@ -28,8 +28,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from uirbench.data.shardset import ShardSet
 from uirbench.errors import UirbenchError
+from uirbench.evaluate.classify import classify_split
 from uirbench.io import append_text, atomic_write_text, read_jsonl
+from uirbench.models.daclip_view import eval_view, offset_range
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -161,8 +164,6 @@ class SplitData:
 
 def read_split(root: str | Path, split: str, texts: dict[str, int]) -> SplitData:
     """Index a split's shards; captions fall back to the degradation text when absent."""
-    from uirbench.train.shardset import ShardSet
-
     shards = ShardSet(root, split)
     cap, deg, cls = [], [], []
     missing = 0
@@ -219,14 +220,6 @@ def random_native_crop(
         return img
     top, left = native_offsets(img, size, g, align, phase)
     return img[:, top : top + size, left : left + size]
-
-
-def offset_range(n: int, size: int, align: int = 1, phase: int = 0) -> tuple[int, int]:
-    """(first, steps): a ``size`` window in ``n`` pixels may start at ``first + align * k`` for
-    k in 0..steps, ``first`` being ``phase`` (0 where there is no room for it). Training's random
-    native crops and :func:`uirbench.evaluate.classify.patch_grid` both draw from this set."""
-    first = phase if n - size >= phase else 0
-    return first, (n - size - first) // align
 
 
 def native_offsets(
@@ -603,19 +596,7 @@ def world_desc(env: Any) -> str:
     return f"{env.world_size} process(es) on {env.device.type}"
 
 
-def eval_view(cfg: dict) -> dict[str, Any]:
-    """How a model trained with ``cfg`` looks at an image when classifying: the whole image
-    resized, or a grid of native-scale patches (``classify`` reads this from the checkpoint)."""
-    data = cfg["data"]
-    if data.get("crop_mode", "resize") != "native":
-        return {"grid": 0}
-    grid = int(cfg.get("eval", {}).get("grid", 1))
-    return {"grid": grid, "align": int(data.get("align", 1)), "phase": int(data.get("phase", 0))}
-
-
 def _val_accuracy(model, cfg: dict, size: int, device) -> float:
-    from uirbench.evaluate.classify import classify_split
-
     model.eval()
     try:
         table = classify_split(

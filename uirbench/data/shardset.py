@@ -12,9 +12,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uirbench.data.layout import SHARDS_DIR
 from uirbench.errors import UirbenchError
-
-SHARDS_DIR = "shards"
 
 
 @dataclass
