@@ -40,11 +40,11 @@ part caption 150 $py benchmarks/caption.py --device cuda --images 48 --batch-siz
 part daclip 150 $py benchmarks/train_daclip.py --device cuda --batch 128 --repeats 10 --warmup 3
 part build 120 $py -m uirbench build-data --preset demo --root "$D" --workers 16
 part dctiny 150 torchrun --standalone --nproc-per-node 1 -m uirbench train daclip \
-  --recipe recipes/daclip_tiny.yaml "root=$D" output=$W/dctiny train.device=cuda train.amp=auto \
+  --recipe daclip_tiny "root=$D" output=$W/dctiny train.device=cuda train.amp=auto \
   train.threads=4
 DC=$W/dctiny/checkpoints/last.safetensors
 for amp in off bf16; do
-  part "amp_$amp" 150 $py -m uirbench train restore --recipe recipes/irsde_daclip.yaml \
+  part "amp_$amp" 150 $py -m uirbench train restore --recipe irsde_daclip \
     "root=$D" output=$W/amp_$amp train.iterations=30 train.amp=$amp train.device=cuda \
     log.every=10 val.every=100000 checkpoint.every=100000 data.workers=4 train.resume=none
 done
@@ -60,7 +60,7 @@ for side in (256, 512):
 EOF
 
 # Tiny "ours" (the CPU recipe's model and SDE) with GPU-scale steps, for TRAIN_S seconds at most.
-(timeout "$TRAIN_S" $py -m uirbench train restore --recipe recipes/ours_tiny.yaml "root=$D" \
+(timeout "$TRAIN_S" $py -m uirbench train restore --recipe ours_tiny "root=$D" \
   "daclip.weights=$DC" train.device=cuda train.threads=4 train.resume=none train.iterations=3000 \
   train.batch_size=16 val.every=1500 val.per_task=8 log.every=500 checkpoint.every=100000 \
   output=$W/ours_gpu >"$L/ours_gpu.log" 2>&1; echo "rc=$?" >>"$L/ours_gpu.log") &
@@ -70,7 +70,7 @@ from pathlib import Path
 from uirbench.restore import psnr
 from uirbench.tasks import TASKS
 from uirbench.train.restore import load_restore_recipe, validation_set
-cfg = load_restore_recipe("recipes/ours_tiny.yaml", [f"root={sys.argv[1]}", "val.per_task=8"])
+cfg = load_restore_recipe("ours_tiny", [f"root={sys.argv[1]}", "val.per_task=8"])
 val = validation_set(Path(sys.argv[1]), cfg, [t.id for t in TASKS])
 print({t: round(sum(psnr(lq, gt) for lq, gt in p) / len(p), 2) for t, p in val.items()})
 EOF

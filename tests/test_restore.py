@@ -209,7 +209,7 @@ def test_zoo_download_verifies_and_pins(tmp_path: Path, monkeypatch) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/w.pth"
     home = tmp_path / "home"
-    (home / "models").mkdir(parents=True)
+    (home / "zoo").mkdir(parents=True)
     monkeypatch.setenv("UIRBENCH_HOME", str(home))
     import hashlib
 
@@ -218,14 +218,14 @@ def test_zoo_download_verifies_and_pins(tmp_path: Path, monkeypatch) -> None:
         for name, sha in (("unpinned", None), ("pinned", good), ("wrong", "'" + "0" * 64 + "'")):
             card = f"name: {name}\nweights:\n  - {{role: model, file: w.pth, url: {url}, "
             card += f"sha256: {sha or 'null'}}}\n"
-            (home / "models" / f"{name}.yaml").write_text(card)
+            (home / "zoo" / f"{name}.yaml").write_text(card)
         files = fetch_zoo_weights("unpinned", cache_dir=tmp_path / "c1")
         assert files["model"].read_bytes() == b"weights-bytes"
         assert fetch_zoo_weights("pinned", cache_dir=tmp_path / "c1")["model"] == files["model"]
         with pytest.raises(ChecksumError, match="differs from the pinned"):
             fetch_zoo_weights("wrong", cache_dir=tmp_path / "c2")
-        (home / "models" / "none.yaml").write_text("name: none\nrecipe: x.yaml\nweights: []\n")
-        (home / "models" / "bad.yaml").write_text(
+        (home / "zoo" / "none.yaml").write_text("name: none\nrecipe: x.yaml\nweights: []\n")
+        (home / "zoo" / "bad.yaml").write_text(
             f"name: bad\nweights:\n  - {{file: w.pth, url: {url}, sha256: {'0' * 64}}}\n"
         )
         with pytest.raises(UirbenchError, match="quoted 64-character"):
@@ -239,13 +239,13 @@ def test_zoo_download_verifies_and_pins(tmp_path: Path, monkeypatch) -> None:
 def test_zoo_cards_are_complete() -> None:
     import yaml
 
-    from uirbench.paths import zoo_dir
+    from uirbench.paths import recipes_dir, zoo_dir
 
     for name in TINY:
         card = yaml.safe_load((zoo_dir() / f"{name}.yaml").read_text())
         assert card["name"] == name
         load_model_config(card["architecture"]["config"])
-        assert (zoo_dir().parent / "recipes" / card["recipe"]).exists()
+        assert (recipes_dir() / card["recipe"]).exists()
         rep = card["reported"]
         assert len(rep["psnr"]) == 10
         # the paper's averages are its own (Ours: mean of the printed row is 26.997, not 27.01)

@@ -209,13 +209,13 @@ def test_recipe_defaults_and_errors(tmp_path: Path, root: Path) -> None:
     from uirbench.errors import UirbenchError
 
     assert DEFAULTS["optim"]["betas"] == [0.9, 0.99] and DEFAULTS["ema"]["beta"] == 0.995
-    paper = load_restore_recipe(REPO / "recipes" / "irsde_daclip.yaml", [f"root={root}"])
+    paper = load_restore_recipe("irsde_daclip", [f"root={root}"])
     assert paper["train"]["batch_size"] == 16 and paper["train"]["iterations"] == 700000
     assert paper["data"]["patch_size"] == 256 and paper["optim"]["eta_min"] == 1e-6
     with pytest.raises(UirbenchError, match=r"data\.root is not set"):
-        load_restore_recipe(REPO / "recipes" / "irsde_daclip.yaml")
+        load_restore_recipe("irsde_daclip")
     with pytest.raises(UirbenchError, match="unknown recipe setting"):
-        load_restore_recipe(REPO / "recipes" / "irsde_daclip.yaml", [f"root={root}", "lr_x=1"])
+        load_restore_recipe("irsde_daclip", [f"root={root}", "lr_x=1"])
     cfg = load_restore_recipe(_recipe(tmp_path, root, "ours", "irsde_daclip_tiny"))
     cfg["daclip"] = None
     with pytest.raises(UirbenchError, match="uses DA-CLIP"):

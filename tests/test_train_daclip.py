@@ -46,7 +46,7 @@ def micro_config(tmp_path_factory):
 
 
 def _recipe(root, config, out, *extra):
-    recipe = Path(__file__).parents[1] / "recipes" / "daclip_tiny.yaml"
+    recipe = Path(__file__).parents[1] / "uirbench" / "recipes" / "daclip_tiny.yaml"
     return td.load_daclip_recipe(
         recipe,
         [
@@ -113,7 +113,7 @@ def test_cosine_schedule():
 
 
 def test_recipe_overrides_and_errors(tmp_path):
-    recipe = Path(__file__).parents[1] / "recipes" / "daclip_vitb32.yaml"
+    recipe = Path(__file__).parents[1] / "uirbench" / "recipes" / "daclip_vitb32.yaml"
     cfg = td.load_daclip_recipe(recipe, ["lr=1e-4", "train.epochs=2", "betas=[0.9, 0.99]"])
     assert cfg["optim"]["lr"] == 1e-4 and cfg["train"]["epochs"] == 2
     assert cfg["optim"]["betas"] == [0.9, 0.99]
@@ -164,7 +164,7 @@ def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
         "import sys\nfrom uirbench.train import daclip as td\n"
         "td.train(td.load_daclip_recipe(sys.argv[1], sys.argv[2:]))\n"
     )
-    recipe = Path(__file__).parents[1] / "recipes" / "daclip_tiny.yaml"
+    recipe = Path(__file__).parents[1] / "uirbench" / "recipes" / "daclip_tiny.yaml"
     two = tmp_path / "two"
     args = [
         f"root={root}",

@@ -299,7 +299,7 @@ def tiled(
 
 # ------------------------------------------------------------------------------------- zoo
 def zoo_card(name: str) -> dict[str, Any]:
-    """The zoo card ``models/<name>.yaml`` (architecture, recipe, weight files, numbers)."""
+    """The zoo card ``uirbench/zoo/<name>.yaml`` (architecture, recipe, weight files, numbers)."""
     import yaml
 
     from uirbench.paths import zoo_dir
@@ -339,9 +339,9 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
     entries = card.get("weights") or []
     if not entries:
         raise UirbenchError(
-            f"model {name!r} has no released weights (models/{name}.yaml); train it with "
-            f"`uirbench train restore --recipe recipes/{card.get('recipe', '<recipe>')}` and pass "
-            "--weights PATH"
+            f"model {name!r} has no released weights (zoo card {name}.yaml); train it with "
+            f"`uirbench train restore --recipe {Path(card.get('recipe', '<recipe>')).stem}` and "
+            "pass --weights PATH"
         )
     cache = Path(cache_dir) if cache_dir else weights_cache_dir()
     out: dict[str, Path] = {}
@@ -355,16 +355,18 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
             isinstance(pinned, str) and len(pinned) == 64 and set(pinned) <= set("0123456789abcdef")
         ):
             raise UirbenchError(
-                f"models/{name}.yaml: sha256 of {entry['file']} must be a quoted 64-character "
+                f"zoo card {name}.yaml: sha256 of {entry['file']} must be a quoted 64-character "
                 f"lowercase hex string or null, got {pinned!r}"
             )
         if pinned and digest != pinned:
             raise ChecksumError(
                 f"{dest}: sha256 {digest} differs from the pinned {pinned} in "
-                f"models/{name}.yaml; delete the file to download it again"
+                f"zoo card {name}.yaml; delete the file to download it again"
             )
         if not pinned:
-            print(f"{dest.name}: sha256 {digest} (not pinned yet: add it to models/{name}.yaml)")
+            print(
+                f"{dest.name}: sha256 {digest} (not pinned yet: add it to the zoo card {name}.yaml)"
+            )
         out[entry.get("role", "model")] = dest
     return out
 

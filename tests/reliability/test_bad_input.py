@@ -168,7 +168,7 @@ def _lol_raw(tmp_path: Path, monkeypatch) -> Path:
     from uirbench.data import fetch
 
     home = tmp_path / "home"
-    shutil.copytree(REPO / "manifests", home / "manifests")
+    shutil.copytree(REPO / "uirbench" / "manifests", home / "manifests")
     monkeypatch.setenv("UIRBENCH_HOME", str(home))
 
     def offline(*args, **kwargs):
@@ -379,7 +379,7 @@ def test_restoration_training_names_an_unreadable_image(tmp_path: Path) -> None:
     overrides += ["iterations=2", "workers=2", f"output={tmp_path / 'run'}", "progress=false"]
     overrides += ["cache_images=false", "val.every=1000", "checkpoint.every=1000"]
     overrides += ["val.per_task=0"]  # no validation images: the bad file is read in a worker
-    cfg = train_mod.load_restore_recipe(REPO / "recipes" / "nafnet_tiny.yaml", overrides)
+    cfg = train_mod.load_restore_recipe("nafnet_tiny", overrides)
     with pytest.raises(Exception) as exc:
         train_mod.train(cfg, log=lambda m: None)
     _expect_refused(exc.value, bad)
@@ -405,7 +405,7 @@ def test_daclip_training_names_an_unreadable_image(tmp_path: Path) -> None:
     overrides = [f"root={root}", f"model={micro}", f"output={tmp_path / 'run'}", "batch_size=5"]
     overrides += ["epochs=1", "warmup_steps=1", "train_split=val", "val_split=null"]
     overrides += ["progress=false", "threads=1", "workers=2", "cache_images=false"]
-    cfg = train_mod.load_daclip_recipe(REPO / "recipes" / "daclip_tiny.yaml", overrides)
+    cfg = train_mod.load_daclip_recipe("daclip_tiny", overrides)
     with pytest.raises(Exception) as exc:
         train_mod.train(cfg, log=lambda m: None)
     _expect_refused(exc.value, Path(idx.iloc[1]["key"]))

@@ -159,7 +159,7 @@ def test_train_daclip_checkpoint_and_log_on_a_full_disk(tmp_path, train_root, fu
 
     config = tmp_path / "micro.json"
     config.write_text(json.dumps(MICRO_DACLIP))
-    recipe = Path(__file__).parents[2] / "recipes" / "daclip_tiny.yaml"
+    recipe = Path(__file__).parents[2] / "uirbench" / "recipes" / "daclip_tiny.yaml"
     run = tmp_path / "run"
 
     def go(*extra: str) -> dict:

@@ -126,7 +126,7 @@ def test_train_daclip_sigkilled_three_times_resumes_to_the_same_weights(tmp_path
 
     config = tmp_path / "micro.json"
     config.write_text(json.dumps(MICRO_DACLIP))
-    recipe = Path(__file__).parents[2] / "recipes" / "daclip_tiny.yaml"
+    recipe = Path(__file__).parents[2] / "uirbench" / "recipes" / "daclip_tiny.yaml"
 
     def overrides(out: Path) -> list[str]:
         return [

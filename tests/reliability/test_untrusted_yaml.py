@@ -95,7 +95,7 @@ def test_zoo_card_with_python_tag(tmp_path: Path, marker: Path, monkeypatch) -> 
     from uirbench.restore import zoo_card
 
     monkeypatch.setenv("UIRBENCH_HOME", str(tmp_path))
-    path = _write(tmp_path / "models", "ours", f"arch: irsde\nrecipe: {_evil(marker)}\n")
+    path = _write(tmp_path / "zoo", "ours", f"arch: irsde\nrecipe: {_evil(marker)}\n")
     with pytest.raises(UirbenchError) as exc:
         zoo_card("ours")
     assert str(path) in str(exc.value)
@@ -195,7 +195,7 @@ def _recipe_modules():
 
 def test_every_packaged_recipe_validates() -> None:
     recipe, restore_defaults, daclip_defaults = _recipe_modules()
-    paths = sorted((PACKAGE.parent / "recipes").glob("*.yaml"))
+    paths = sorted((PACKAGE / "recipes").glob("*.yaml"))
     assert paths
     for p in paths:
         defaults = daclip_defaults if p.stem.startswith("daclip") else restore_defaults

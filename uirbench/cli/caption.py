@@ -27,7 +27,7 @@ def caption(
         None,
         "--sidecar",
         help="CSV/JSON of captions keyed by GT file name or source image "
-        "(sidecar backend; default: the demo's manifests/demo_captions.csv).",
+        "(sidecar backend; default: the demo's uirbench/manifests/demo_captions.csv).",
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per call."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),

@@ -1,4 +1,4 @@
-"""``uirbench train daclip --recipe recipes/daclip_vitb32.yaml [key=value ...]``."""
+"""``uirbench train daclip --recipe NAME|PATH [key=value ...]``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def train_daclip(
     recipe: Path = typer.Option(
-        ..., "--recipe", help="YAML recipe, e.g. recipes/daclip_tiny.yaml."
+        ..., "--recipe", help="A packaged recipe (e.g. daclip_tiny) or a YAML path."
     ),
     overrides: list[str] = typer.Argument(
         None, help="key=value settings over the recipe: root=data/demo lr=1e-4 train.epochs=5."
@@ -33,8 +33,8 @@ def train_daclip(
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train daclip ...
 
     Examples:
-      uirbench train daclip --recipe recipes/daclip_tiny.yaml root=data/demo
-      torchrun --nproc_per_node 4 -m uirbench train daclip --recipe recipes/daclip_vitb32.yaml
+      uirbench train daclip --recipe daclip_tiny root=data/demo
+      torchrun --nproc_per_node 4 -m uirbench train daclip --recipe daclip_vitb32
         root=datasets/universal
     """
     from uirbench.train.daclip import load_daclip_recipe, train

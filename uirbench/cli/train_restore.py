@@ -1,4 +1,4 @@
-"""``uirbench train restore --recipe recipes/<name>.yaml [key=value ...]``."""
+"""``uirbench train restore --recipe NAME|PATH [key=value ...]``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 
 def train_restore(
-    recipe: Path = typer.Option(..., "--recipe", help="YAML recipe, e.g. recipes/ours_tiny.yaml."),
+    recipe: Path = typer.Option(
+        ..., "--recipe", help="A packaged recipe (e.g. ours_tiny) or a YAML path."
+    ),
     overrides: list[str] = typer.Argument(
         None, help="key=value settings over the recipe: root=data/demo train.iterations=500."
     ),
@@ -29,8 +31,8 @@ def train_restore(
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train restore ...
 
     Examples:
-      uirbench train restore --recipe recipes/ours_tiny.yaml root=data/demo
-      torchrun --nproc_per_node 8 -m uirbench train restore --recipe recipes/irsde_daclip.yaml
+      uirbench train restore --recipe ours_tiny root=data/demo
+      torchrun --nproc_per_node 8 -m uirbench train restore --recipe irsde_daclip
         root=datasets/universal daclip.weights=pretrained/daclip_ViT-B-32.pt
     """
     from rich.console import Console

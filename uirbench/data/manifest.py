@@ -1,17 +1,17 @@
 """Load and validate the YAML manifests that describe upstream sources and the benchmark.
 
 Why: every fact about where data comes from (URLs, Drive ids, Hub repos, sizes, checksums,
-licences, the adapter that reads the layout) lives in ``manifests/*.yaml``, not in code. Manifests
-are read with ``yaml.safe_load`` and validated against JSON schemas
+licences, the adapter that reads the layout) lives in ``uirbench/manifests/*.yaml``, not in code.
+Manifests are read with ``yaml.safe_load`` and validated against JSON schemas
 (``uirbench/data/schemas/*.schema.json``); an error names the file and the offending key. No path
 in a manifest may escape the data root (absolute paths, ``..``, backslashes are refused).
 
-- ``manifests/<source>.yaml``: one upstream source (:func:`load_source`).
-- ``manifests/uir10.yaml``: the benchmark, task x split -> sources, adapter options, synthesis
-  (:func:`load_benchmark`).
+- ``uirbench/manifests/<source>.yaml``: one upstream source (:func:`load_source`).
+- ``uirbench/manifests/uir10.yaml``: the benchmark, task x split -> sources, adapter options,
+  synthesis (:func:`load_benchmark`).
 
-The manifests folder is ``$UIRBENCH_HOME/manifests`` if set, else ``manifests/`` at the repository
-root.
+The manifests folder is ``$UIRBENCH_HOME/manifests`` if set, else the packaged
+``uirbench/manifests/`` (see :mod:`uirbench.paths`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from uirbench import paths
 from uirbench.errors import UirbenchError
 
 BENCHMARK_NAMES = ("uir10",)
@@ -110,12 +111,8 @@ class Source:
 
 
 def manifests_dir() -> Path:
-    """Where manifests live: ``$UIRBENCH_HOME/manifests`` or the repository's ``manifests/``.
-
-    (Same rule as :mod:`uirbench.paths`, kept here so this module stands alone.)
-    """
-    env = os.environ.get("UIRBENCH_HOME")
-    return (Path(env) if env else Path(__file__).resolve().parents[2]) / "manifests"
+    """Where manifests live: ``$UIRBENCH_HOME/manifests`` or the packaged ``uirbench/manifests``."""
+    return paths.manifests_dir()
 
 
 @cache

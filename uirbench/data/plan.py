@@ -65,7 +65,7 @@ def load_packaged_photo(photo_id: str) -> np.ndarray:
             ) from exc
         img = load_sample_image(f"{name}.jpg")
     else:
-        raise UirbenchError(f"unknown packaged photo {photo_id!r} in manifests/demo.yaml")
+        raise UirbenchError(f"unknown packaged photo {photo_id!r} in uirbench/manifests/demo.yaml")
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
     return np.ascontiguousarray(img[:, :, :3])

@@ -1,4 +1,4 @@
-"""Plan the paper's benchmark (``--preset uir10``) from ``manifests/uir10.yaml``.
+"""Plan the paper's benchmark (``--preset uir10``) from ``uirbench/manifests/uir10.yaml``.
 
 Each (task, split) comes from :func:`uirbench.data.sources.resolve.benchmark_pairs`, which fetches
 and verifies the sources (mirror first) and pairs their files by name. A task whose sources are

@@ -1,4 +1,4 @@
-"""The paper's published results (``manifests/leaderboard/*.csv``), loaded as a long table.
+"""The paper's published results (``uirbench/manifests/leaderboard/*.csv``), loaded as a long table.
 
 Values are kept as printed (text) next to their float, because the printed precision decides what
 "disagrees beyond rounding" means when a published average is checked against its own row.
@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from uirbench.errors import UirbenchError
+from uirbench.paths import manifests_dir
 
 COLUMNS = ["source", "setting", "dataset", "method", "task", "metric", "value"]
 # Per-task tables of the unified setting, one per metric (Tables 6-9), and the averages (Table 3).
@@ -21,16 +22,11 @@ AVERAGES_TABLE = "Table 3"
 
 
 def leaderboard_dir(manifests: str | Path | None = None) -> Path:
-    """``<manifests>/leaderboard`` (default: the project's manifests/, or $UIRBENCH_HOME's)."""
+    """``<manifests>/leaderboard`` (default: the packaged manifests or $UIRBENCH_HOME's)."""
     if manifests is not None:
         p = Path(manifests)
         return p / "leaderboard" if (p / "leaderboard").is_dir() else p
-    try:
-        from uirbench.paths import manifests_dir
-
-        return manifests_dir() / "leaderboard"
-    except ImportError:  # pragma: no cover - paths.py is part of the package
-        return Path(__file__).resolve().parents[2] / "manifests" / "leaderboard"
+    return manifests_dir() / "leaderboard"
 
 
 def decimals(text: str) -> int:

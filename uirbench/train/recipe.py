@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from uirbench.errors import UirbenchError
+from uirbench.paths import find_recipe, recipe_names
 
 
 def _leaves(tree: dict, prefix: str = "") -> list[str]:
@@ -110,10 +111,13 @@ def merge(defaults: dict, given: dict, where: str = "") -> dict:
 
 
 def load_recipe(path: str | Path, defaults: dict, overrides: Iterable[str] = ()) -> dict:
-    """Defaults <- recipe file <- overrides."""
-    path = Path(path)
+    """Defaults <- recipe file (a path, or a packaged recipe's name) <- overrides."""
+    path = find_recipe(path)
     if not path.is_file():
-        raise UirbenchError(f"recipe {path} not found (see recipes/ for the packaged ones)")
+        raise UirbenchError(
+            f"recipe {path} not found; give a YAML path or a packaged recipe: "
+            f"{', '.join(recipe_names())}"
+        )
     try:
         given: Any = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:  # includes python/* tags: safe_load never constructs objects

@@ -1,6 +1,6 @@
 """``sidecar`` backend: captions read from a CSV or JSON file instead of a model.
 
-Used by the embedded demo (hand-written captions of its source photos, ``manifests/
+Used by the embedded demo (hand-written captions of its source photos, ``uirbench/manifests/
 demo_captions.csv``) and by anyone who captioned elsewhere. A file maps a *name* to a caption:
 
 - CSV (comma or tab separated, detected from the header): columns ``key`` and ``caption``;

@@ -1,8 +1,9 @@
 """From the benchmark manifest to ready pairs: one call per (task, split) for the builder.
 
-Why: ``manifests/uir10.yaml`` says which sources, adapter options and synthesis make each task and
-split; this joins it with :func:`uirbench.data.fetch.ensure_source` (fetch + verify) and the
-adapters, so the builder gets verified, name-matched pairs plus the synthesis to apply.
+Why: ``uirbench/manifests/uir10.yaml`` says which sources, adapter options and synthesis make
+each task and split; this joins it with :func:`uirbench.data.fetch.ensure_source` (fetch +
+verify) and the adapters, so the builder gets verified, name-matched pairs plus the synthesis
+to apply.
 """
 
 from __future__ import annotations
