@@ -12,7 +12,17 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate(
-    root: Path = typer.Option(..., help="Built uirbench root (its val split and index.parquet)."),
+    root: Path | None = typer.Option(
+        None, help="Built uirbench root (its val split and index.parquet); or give --gt."
+    ),
+    gt: Path | None = typer.Option(
+        None,
+        help="Folder of GT images to score --outputs against, no dataset build: <name>.png "
+        "(with --task, or one group named after the folder) or <task>/<name>.png.",
+    ),
+    task: str | None = typer.Option(
+        None, help="With --gt: the task (id or any label) of a flat GT folder."
+    ),
     out: Path = typer.Option(
         ..., help="Folder for per_image.csv, per_task.{csv,md}, results.json."
     ),
@@ -23,7 +33,11 @@ def evaluate(
     outputs: Path | None = typer.Option(
         None, help="Folder of restored images (<task>/<name>.png or flat <name>.png)."
     ),
-    profile: str = typer.Option("daclip", help="Metric profile: daclip (paper) or y."),
+    profile: str = typer.Option(
+        "daclip",
+        help="Metric profile: daclip (paper), y (MATLAB Y, rounded) or basicsr (BasicSR Y, "
+        "unrounded).",
+    ),
     metrics: str | None = typer.Option(
         None,
         help="Comma list, e.g. psnr,ssim,lpips,fid,ssim-pyiqa or any pyiqa name "
@@ -48,13 +62,25 @@ def evaluate(
         "'off' disables).",
     ),
 ) -> None:
-    """Score restored images against the val GT; write per-image and per-task tables."""
+    """Score restored images against GT (a folder, or a root's val split); write per-image and
+    per-task tables and results.json.
+
+    Examples:
+
+      uirbench evaluate --gt GT/ --outputs mine/ --out results/mine --metrics psnr,ssim
+
+      uirbench evaluate --gt GT/ --outputs mine/ --task jpeg --profile basicsr --out results/m
+
+      uirbench evaluate --root data/uir10 --model ours --weights zoo --out results/ours
+    """
     from rich.console import Console
 
     from uirbench.evaluate.runner import run
 
     res = run(
         root=root,
+        gt=gt,
+        task=task,
         out=out,
         model=model,
         outputs=outputs,

@@ -36,7 +36,8 @@ def _listing(title: str, items: list[str]) -> str:
     return f"  {title} ({len(items)}):\n{shown}{more}"
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (by extension), sorted."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
@@ -47,24 +48,36 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         raise UirbenchError(f"--outputs {outputs}: not a directory")
     wanted_tasks = set(rows["task"])
     subdirs = [p for p in sorted(outputs.iterdir()) if p.is_dir()]
+    if not image_files(outputs) and not any(image_files(d) for d in subdirs):
+        hint = ""
+        if any((d / "GT").is_dir() for d in subdirs):
+            hint = (
+                "; these task folders hold LQ/ and GT/ (a dataset split): --outputs wants the "
+                "restored images themselves, e.g. <dir>/<task>/<name>.png"
+            )
+        raise UirbenchError(
+            f"--outputs {outputs}: no images in {outputs} "
+            f"({'/'.join(e.lstrip('.') for e in IMAGE_EXTS)}, flat or in <task>/ folders){hint}"
+        )
     found: dict[tuple[str, str], Path] = {}
     extra: list[str] = []
     duplicate: list[str] = []
     if subdirs:  # <task>/<stem>.<ext>
         for d in subdirs:
-            try:
-                task = get_task(d.name).id
+            try:  # a group of `--gt` is named as given; a paper task by id or official name
+                task = d.name if d.name in wanted_tasks else get_task(d.name).id
             except ValueError:
-                extra.append(f"{d.name}/ (not a task; tasks: {', '.join(TASK_IDS)})")
+                known = ", ".join(sorted(wanted_tasks - set(TASK_IDS)) + TASK_IDS)
+                extra.append(f"{d.name}/ (not a task; tasks: {known})")
                 continue
             if task not in wanted_tasks:
                 continue  # a task not selected with --tasks
-            for f in _image_files(d):
+            for f in image_files(d):
                 k = (task, f.stem)
                 if k in found:
                     duplicate.append(f"{d.name}/{f.name} and {found[k].name}")
                 found[k] = f
-        extra += [f"{f.name} (top-level file next to task folders)" for f in _image_files(outputs)]
+        extra += [f"{f.name} (top-level file next to task folders)" for f in image_files(outputs)]
     else:  # flat: <stem>.<ext>
         by_stem: dict[str, list[str]] = {}
         for task, stem in zip(rows["task"], rows["stem"], strict=True):
@@ -76,7 +89,7 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
                 f"cannot be paired:\n{_listing('ambiguous names', ambiguous)}\n"
                 "Lay the outputs out as <task>/<name>.png, or pass --tasks with one task."
             )
-        for f in _image_files(outputs):
+        for f in image_files(outputs):
             if f.stem not in by_stem:
                 extra.append(f.name)
                 continue

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uirbench.data.layout import INDEX_NAME
 from uirbench.evaluate.profiles import Profile
 from uirbench.io import atomic_write_files, sha256_file
 from uirbench.tasks import TASKS
@@ -42,7 +41,10 @@ def per_task_table(
 ) -> pd.DataFrame:
     """Tasks (paper order) x metrics, then the macro (mean of tasks) and micro (pooled) averages."""
     image_metrics = [m for m in metrics if m in per_image.columns]
-    order = [t.id for t in TASKS if t.id in set(per_image["task"])]
+    present = list(dict.fromkeys(per_image["task"]))
+    # Paper tasks in paper order, then `--gt` groups with other names in the order found.
+    paper = [t.id for t in TASKS]
+    order = [t for t in paper if t in present] + [t for t in present if t not in paper]
     g = per_image.groupby("task")
     table = g[image_metrics].mean().reindex(order)
     table.insert(0, "n", g.size().reindex(order))
@@ -98,17 +100,20 @@ def write_results(
     metrics: list[str],
     profile: Profile,
     fid: dict[str, dict[str, Any]] | None,
-    root: Path,
+    dataset: dict[str, Any],
     model: str | None,
     outputs: str | Path | None,
     restorer: Any,
     weights: str | None,
     metric_opts: dict[str, Any],
-    tasks: list[str],
     name: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the four result files into ``out``; return the results dict."""
+    """Write the four result files into ``out``; return the results dict.
+
+    ``dataset`` says what the GT was: a built root (``kind: root``, its index sha256 and the
+    sources its rows came from) or a plain folder (``kind: folder``, the sha256 of its listing).
+    """
     out.mkdir(parents=True, exist_ok=True)
     table = per_task_table(per_image, metrics, fid)
     method = name or model or Path(outputs).name
@@ -143,13 +148,7 @@ def write_results(
         "method": method,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source": source,
-        "dataset": {
-            "root": str(root.resolve()),
-            "split": "val",
-            "tasks": tasks,
-            "index_sha256": sha256_file(root / INDEX_NAME),
-            "pairs": len(per_image),
-        },
+        "dataset": {**dataset, "pairs": len(per_image)},
         "profile": profile.as_dict(),
         "metrics": metrics,
         "metric_options": metric_opts,

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from uirbench.data.index import read_index
+from uirbench.data.layout import INDEX_NAME
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
 from uirbench.evaluate.pairing import pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
-from uirbench.io import read_image, write_png
+from uirbench.io import read_image, sha256_file, write_png
 from uirbench.tasks import TASKS, parse_tasks
 
 
@@ -167,7 +168,7 @@ def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) 
 
 
 def run(
-    root: str | Path,
+    root: str | Path | None,
     out: str | Path,
     model: str | None = None,
     outputs: str | Path | None = None,
@@ -184,8 +185,11 @@ def run(
     feature_cache: str | Path | None = None,
     seed: int = 0,
     limit_per_task: int | None = None,
+    gt: str | Path | None = None,
+    task: str | None = None,
 ) -> dict[str, Any]:
-    """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``.
+    """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
+    or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
 
     Writes ``per_image.csv``, ``per_task.csv``, ``per_task.md`` and ``results.json`` into ``out``
     and returns the results dict (the JSON's content). GT features for FID are cached under
@@ -197,10 +201,46 @@ def run(
 
     if (model is None) == (outputs is None):
         raise UirbenchError("give exactly one of --model NAME or --outputs DIR")
-    root, out = Path(root), Path(out)
+    if (root is None) == (gt is None):
+        raise UirbenchError(
+            "give exactly one of --root DIR (a built uirbench root) or --gt DIR (a folder of GT "
+            "images, scored with --outputs)"
+        )
+    if gt is not None and model is not None:
+        raise UirbenchError("--gt scores a folder of --outputs; to run --model, give --root")
+    if task is not None and gt is None:
+        raise UirbenchError("--task names the group of a flat --gt folder; with --root use --tasks")
+    out = Path(out)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     names = parse_metrics(metrics, prof)
-    rows = _val_rows(root, tasks, limit_per_task)
+    if gt is not None:
+        from uirbench.evaluate.folders import folder_rows, listing_sha256
+
+        if tasks is not None:
+            raise UirbenchError("--tasks selects tasks of a --root; with --gt use --task")
+        rows = folder_rows(gt, task)
+        if limit_per_task:
+            rows = rows.groupby("task", sort=False).head(limit_per_task).reset_index(drop=True)
+        root = Path("/")  # GT paths are absolute
+        dataset: dict[str, Any] = {
+            "kind": "folder",
+            "gt": str(Path(gt).resolve()),
+            "tasks": list(dict.fromkeys(rows["task"])),
+            "gt_listing_sha256": listing_sha256(rows),
+            "pairs": len(rows),
+        }
+    else:
+        root = Path(root)
+        rows = _val_rows(root, tasks, limit_per_task)
+        dataset = {
+            "kind": "root",
+            "root": str(root.resolve()),
+            "split": "val",
+            "tasks": [t.id for t in parse_tasks(tasks)],
+            "index_sha256": sha256_file(root / INDEX_NAME),
+            "pairs": len(rows),
+            "sources": sorted(set(rows["source"])) if "source" in rows else [],
+        }
     if model is not None:
         from uirbench.models.registry import BUILDERS
 
@@ -351,13 +391,12 @@ def run(
         metrics=names,
         profile=prof,
         fid=fid_rows,
-        root=root,
+        dataset=dataset,
         model=model,
         outputs=outputs,
         restorer=restorer,
         weights=weights,
         metric_opts=metric_opts,
-        tasks=[t.id for t in parse_tasks(tasks)],
         name=name,
         extra=extra,
     )

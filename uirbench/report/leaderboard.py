@@ -63,7 +63,7 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
                     {
                         "source": f"uirbench {profile}",
                         "setting": "unified",
-                        "dataset": res["dataset"]["root"],
+                        "dataset": res["dataset"].get("root") or res["dataset"].get("gt"),
                         "method": method,
                         "task": tid,
                         "metric": metric,
