@@ -68,3 +68,68 @@ def test_residual_prediction_is_the_same_model() -> None:
         IRSDE(50, 20, prediction="x0")
     cfg = {"max_sigma": 50, "T": 20, "schedule": "cosine", "eps": 0.005}
     assert IRSDE.from_config(cfg).prediction == "noise"
+
+
+def gens_of(n: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(i) for i in range(n)]
+
+
+def _per_image_model(x: torch.Tensor, mu: torch.Tensor, t: float) -> torch.Tensor:
+    """A per-image network (no batch mixing), so only the noise can couple images."""
+    return torch.tanh(3 * (x - mu)) * 0.1 + t / 1000
+
+
+def test_per_image_noise_is_independent_of_the_batch() -> None:
+    """Image X samples the same output alone, in a batch of 3 at any position, and beside other
+    neighbours; one shared generator (the old behaviour) does not."""
+    from uirbench.models.irsde.sde import image_generators, image_seed
+
+    sde = IRSDE(50, 10, "cosine", 0.005)
+    g = torch.Generator().manual_seed(0)
+    imgs = {k: torch.rand(1, 3, 16, 12, generator=g) for k in "xabcd"}
+
+    def run(keys: str, seed: int = 0) -> torch.Tensor:
+        lq = torch.cat([imgs[k] for k in keys])
+        gens = image_generators(seed, list(keys))
+        return sde.sample(_per_image_model, lq, generator=gens)
+
+    alone = run("x")
+    for keys, pos in (("xab", 0), ("axb", 1), ("cdx", 2)):
+        assert torch.equal(run(keys)[pos : pos + 1], alone), keys
+    assert not torch.equal(run("x", seed=1), alone)  # the seed still matters
+    assert image_seed(0, "x") != image_seed(0, "y") and image_seed(0, "x") == image_seed(0, "x")
+    # the old way: one generator for the batch; X's noise depends on its neighbours
+    lq = torch.cat([imgs["a"], imgs["x"]])
+    shared = sde.sample(_per_image_model, lq, generator=torch.Generator().manual_seed(0))
+    shared_alone = sde.sample(
+        _per_image_model, imgs["x"], generator=torch.Generator().manual_seed(0)
+    )
+    assert not torch.equal(shared[1:], shared_alone)
+    with pytest.raises(ValueError, match="2 generators for a batch of 3"):
+        sde.sample(_per_image_model, lq.repeat(2, 1, 1, 1)[:3], generator=gens_of(2))
+
+
+def test_fewer_sampling_steps_rebuild_the_schedule_and_scale_time() -> None:
+    """with_steps(S) is the official IRSDE(sample_T=S): the schedule of an S-step SDE, the
+    network called at t * T / S; the oracle still recovers the GT exactly."""
+    sde = IRSDE(50, 100, "cosine", 0.005)
+    short = sde.with_steps(25)
+    ref = IRSDE(50, 25, "cosine", 0.005)
+    for name in ("thetas", "sigmas", "thetas_cumsum", "sigma_bars", "dt"):
+        assert torch.equal(getattr(short, name), getattr(ref, name)), name
+    assert sde.with_steps(None) is sde and sde.with_steps(100) is sde
+    with pytest.raises(ValueError, match=">= 1"):
+        sde.with_steps(0)
+    g = torch.Generator().manual_seed(0)
+    gt = torch.rand(1, 3, 8, 8, generator=g)
+    lq = gt * 0.5 + 0.2
+    times: list[float] = []
+
+    def oracle(x: torch.Tensor, mu: torch.Tensor, t: float) -> torch.Tensor:
+        times.append(t)
+        s = round(t / 4)  # the step of the 25-step chain
+        return (x - short.mu_bar(gt, mu, s)) / short.sigma_bar(s)
+
+    out = short.sample(oracle, lq, generator=torch.Generator().manual_seed(1))
+    assert times == [4.0 * s for s in range(25, 0, -1)]
+    torch.testing.assert_close(out, gt, rtol=0, atol=1e-5)

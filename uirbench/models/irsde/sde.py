@@ -6,7 +6,15 @@ dx = theta_t (mu - x) dt + sigma_t dw, with mu the LQ image and sigma_t^2 / thet
 ``utils/sde_utils.IRSDE`` in float32 (tested against fixtures from it).
 
 Every stochastic step takes an optional ``noise`` tensor so callers (tests, tiled inference)
-can supply it; by default it is drawn from the given generator.
+can supply it; by default it is drawn from ``generator``: one ``torch.Generator`` for the whole
+batch, or a list with one per image (:func:`image_generators`). With one generator per image,
+seeded from (seed, the image's key), an image's noise stream - and so its restored output - does
+not depend on which other images share its batch, on its position there, or on the batch size.
+
+Sampling steps (``with_steps``): like the official ``IRSDE(sample_T=...)``, a chain of fewer
+steps rebuilds the schedule for that many steps (same max_sigma and eps, so it still ends at the
+LQ's mean-reverted state) and calls the network at time ``t * T / steps``, the training time it
+stands for.
 
 What the network predicts (``prediction``): ``noise`` (the official IR-SDE: the Gaussian noise
 in x_t) or ``residual`` (x_0 - mu, from which the noise follows exactly). The two are the same
@@ -22,12 +30,40 @@ itself and the deviation shrinks by term1 < 1 per step. The official weights pre
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 NoiseModel = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def image_seed(seed: int, key: str) -> int:
+    """The seed of one image's noise stream: a hash of (run seed, image key), so it does not
+    depend on what else is sampled with the image (63 bits: ``manual_seed`` takes int64)."""
+    digest = hashlib.blake2b(f"{int(seed)}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def image_generators(
+    seed: int, keys: Sequence[str], device: str | torch.device = "cpu"
+) -> list[torch.Generator]:
+    """One generator per image (see :func:`image_seed`), for ``IRSDE.sample(generator=...)``."""
+    return [torch.Generator(device=device).manual_seed(image_seed(seed, k)) for k in keys]
+
+
+def draw_noise(like: torch.Tensor, generator: Generators = None) -> torch.Tensor:
+    """N(0, 1) shaped like ``like``: from one generator, or image i from ``generator[i]``."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+    if len(generator) != like.shape[0]:
+        raise ValueError(f"{len(generator)} generators for a batch of {like.shape[0]} images")
+    return torch.stack(
+        [torch.randn(like.shape[1:], generator=g, device=like.device, dtype=like.dtype)
+         for g in generator]
+    )  # fmt: skip
 
 
 def cosine_thetas(steps: int, s: float = 0.008) -> torch.Tensor:
@@ -64,6 +100,7 @@ class IRSDE:
         eps: float = 0.005,
         device: str | torch.device = "cpu",
         prediction: str = "noise",
+        time_scale: float = 1.0,
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown SDE schedule {schedule!r}; choose one of {list(SCHEDULES)}")
@@ -71,6 +108,10 @@ class IRSDE:
             raise ValueError(f"unknown SDE prediction {prediction!r}; choose one of {PREDICTIONS}")
         self.prediction = prediction
         self.T = T
+        self.schedule = schedule
+        self.eps = eps
+        # network time per step t: T_train / steps for a shortened chain (see with_steps)
+        self.time_scale = time_scale
         self.max_sigma = max_sigma / 255 if max_sigma >= 1 else max_sigma
         self.device = torch.device(device)
         thetas = SCHEDULES[schedule](T)
@@ -85,6 +126,18 @@ class IRSDE:
         self.sigma_bars = sigma_bars.to(self.device)
         self.dt = self.dt.to(self.device)
 
+    def with_steps(self, steps: int | None) -> IRSDE:
+        """This SDE sampled in ``steps`` reverse steps (the official ``sample_T``): the schedule
+        rebuilt for ``steps``, the network called at ``t * T / steps``. None or T: itself."""
+        if steps is None or steps == self.T:
+            return self
+        if int(steps) < 1:
+            raise ValueError(f"sampling steps must be >= 1, got {steps}")
+        return IRSDE(
+            self.max_sigma, int(steps), self.schedule, self.eps, self.device, self.prediction,
+            time_scale=self.T * self.time_scale / int(steps),
+        )  # fmt: skip
+
     # -- marginals ------------------------------------------------------------------------
     def mu_bar(self, x0: torch.Tensor, mu: torch.Tensor, t) -> torch.Tensor:
         """Mean of x_t given x_0."""
@@ -96,7 +149,7 @@ class IRSDE:
     def start_state(self, lq: torch.Tensor, noise: torch.Tensor | None = None, generator=None):
         """x_T = LQ + N(0, max_sigma^2): the start of sampling."""
         if noise is None:
-            noise = torch.randn(lq.shape, generator=generator, device=lq.device, dtype=lq.dtype)
+            noise = draw_noise(lq, generator)
         return lq + noise * self.max_sigma
 
     def random_states(
@@ -144,7 +197,7 @@ class IRSDE:
     def reverse_sde_step(self, xt, mu, score, t, noise=None, generator=None) -> torch.Tensor:
         """Euler-Maruyama step of the reverse SDE."""
         if noise is None:
-            noise = torch.randn(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
+            noise = draw_noise(xt, generator)
         dispersion = self.sigmas[t] * (noise * math.sqrt(self.dt))
         return self.reverse_sde_step_mean(xt, mu, score, t) - dispersion
 
@@ -168,7 +221,7 @@ class IRSDE:
     def reverse_posterior_step(self, xt, mu, pred_noise, t, noise=None, generator=None):
         """Posterior sampling step: x0 from the predicted noise, then sample p(x_{t-1}|x_t,x0)."""
         if noise is None:
-            noise = torch.randn(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
+            noise = draw_noise(xt, generator)
         x0 = self.x0_from_noise(xt, mu, pred_noise, t)
         return self.reverse_optimum_step(xt, x0, mu, t) + self.reverse_optimum_std(t) * noise
 
@@ -179,16 +232,17 @@ class IRSDE:
         mu: torch.Tensor,
         xt: torch.Tensor | None = None,
         mode: str = "posterior",
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Run the reverse process from x_T to x_0. ``model(x, mu, t)`` returns the network's
-        output (the noise, or the residual: see ``prediction``)."""
+        output (the noise, or the residual: see ``prediction``); ``generator``: one for the
+        batch or one per image (module docstring); ``progress(t)`` after each step."""
         if mode not in ("posterior", "sde"):
             raise ValueError(f"unknown sampling mode {mode!r}; use 'posterior' or 'sde'")
         x = self.start_state(mu, generator=generator) if xt is None else xt.clone()
         for t in range(self.T, 0, -1):
-            pred = self.noise_from_output(model(x, mu, float(t)), x, mu, t)
+            pred = self.noise_from_output(model(x, mu, t * self.time_scale), x, mu, t)
             if mode == "posterior":
                 x = self.reverse_posterior_step(x, mu, pred, t, generator=generator)
             else:
