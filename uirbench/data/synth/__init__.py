@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from uirbench.data.synth import exact, physical
+from uirbench.data.synth import exact, physical, wild
 
 Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
@@ -32,6 +32,7 @@ OPS: dict[str, Op] = {
     "raindrops": physical.raindrops,
     "shadow": physical.shadow,
     "snow": physical.snow,
+    "wild": wild.wild_degrade,
 }
 
 # Operators whose LQ does not compress (i.i.d. noise of sigma 50 on 8 bits): their PNGs are
