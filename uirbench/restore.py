@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from uirbench.errors import UirbenchError
+from uirbench import hub
+from uirbench.errors import ChecksumError, UirbenchError
+from uirbench.hub import Remote
+from uirbench.io import sha256_file
 from uirbench.models.registry import Restorer
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -319,22 +323,15 @@ def _card_names() -> str:
     return ", ".join(sorted(p.stem for p in zoo_dir().glob("*.yaml"))) or "none"
 
 
-def weights_cache_dir() -> Path:
-    import os
-
+def weights_cache_dir() -> Path | None:
+    """``$UIRBENCH_WEIGHTS``: a folder holding zoo files by name (e.g. a shared mirror), or None
+    to use the standard caches (Hugging Face's for hub-hosted files, torch.hub's otherwise)."""
     env = os.environ.get("UIRBENCH_WEIGHTS")
-    return Path(env) if env else Path.home() / ".cache" / "uirbench" / "weights"
+    return Path(env) if env else None
 
 
-def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[str, Path]:
-    """Download (once) and verify the weight files of a zoo card; returns ``{role: path}``.
-
-    A file whose card has no ``sha256`` yet is accepted and its sha256 printed, to be pinned in
-    the card (the authors publish no checksums); a pinned one must match or it is refused.
-    """
-    from uirbench.errors import ChecksumError
-    from uirbench.io import sha256_file
-
+def zoo_remotes(name: str, cache_dir: str | Path | None = None) -> list[tuple[str, Remote]]:
+    """(role, :class:`~uirbench.hub.Remote`) of each weight file of a zoo card, sha256 as pinned."""
     card = zoo_card(name)
     entries = card.get("weights") or []
     if not entries:
@@ -343,13 +340,9 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
             f"`uirbench train restore --recipe {Path(card.get('recipe', '<recipe>')).stem}` and "
             "pass --weights PATH"
         )
-    cache = Path(cache_dir) if cache_dir else weights_cache_dir()
-    out: dict[str, Path] = {}
+    folder = Path(cache_dir) if cache_dir else weights_cache_dir()
+    out = []
     for entry in entries:
-        dest = cache / entry["file"]
-        if not dest.exists():
-            _download(entry["url"], dest)
-        digest = sha256_file(dest)
         pinned = entry.get("sha256")
         if pinned is not None and not (
             isinstance(pinned, str) and len(pinned) == 64 and set(pinned) <= set("0123456789abcdef")
@@ -358,36 +351,44 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
                 f"zoo card {name}.yaml: sha256 of {entry['file']} must be a quoted 64-character "
                 f"lowercase hex string or null, got {pinned!r}"
             )
-        if pinned and digest != pinned:
-            raise ChecksumError(
-                f"{dest}: sha256 {digest} differs from the pinned {pinned} in "
-                f"zoo card {name}.yaml; delete the file to download it again"
+        hf = entry.get("hf") if folder is None else None
+        if hf:
+            r = Remote(
+                f"zoo {name} {entry.get('role', 'model')}",
+                entry["url"],
+                hf_repo=hf["repo"],
+                hf_file=hf["file"],
+                sha256=pinned,
             )
-        if not pinned:
-            print(
-                f"{dest.name}: sha256 {digest} (not pinned yet: add it to the zoo card {name}.yaml)"
+        else:
+            dest = (folder or Path(hub.torch_hub_dir()) / "checkpoints") / entry["file"]
+            r = Remote(
+                f"zoo {name} {entry.get('role', 'model')}", entry["url"], path=dest, sha256=pinned
             )
-        out[entry.get("role", "model")] = dest
+        out.append((entry.get("role", "model"), r))
     return out
 
 
-def _download(url: str, dest: Path) -> None:
-    import requests
+def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """The verified weight files of a zoo card (downloaded once through :mod:`uirbench.hub`);
+    returns ``{role: path}``.
 
-    from uirbench.io import atomic_path
-
-    try:
-        with requests.get(url, stream=True, timeout=60) as r:
-            if r.status_code != 200:
-                raise UirbenchError(f"download of {url} failed: HTTP {r.status_code}")
-            with atomic_path(dest) as tmp, open(tmp, "wb") as f:
-                for block in r.iter_content(1 << 20):
-                    f.write(block)
-    except requests.RequestException as exc:
-        raise UirbenchError(
-            f"cannot download {url} ({exc}); download it by hand into {dest.parent} "
-            "(or set UIRBENCH_WEIGHTS to a folder holding it)"
-        ) from exc
+    A file whose card has no ``sha256`` yet is accepted and its sha256 printed, to be pinned in
+    the card (the authors publish no checksums); a pinned one must match or it is refused.
+    """
+    out: dict[str, Path] = {}
+    for role, r in zoo_remotes(name, cache_dir):
+        try:
+            path = hub.fetch(r)
+        except ChecksumError as exc:
+            raise ChecksumError(f"{exc} (pinned in zoo card {name}.yaml)") from None
+        if not r.sha256:
+            print(
+                f"{path.name}: sha256 {sha256_file(path)} (not pinned yet: add it to the zoo card "
+                f"{name}.yaml)"
+            )
+        out[role] = path
+    return out
 
 
 # ------------------------------------------------------------------------------------- restorer

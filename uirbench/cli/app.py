@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "train_daclip",
     "classify",
     "evaluate",
+    "weights",
     "leaderboard",
     "caption",
     "restore",

@@ -250,6 +250,17 @@ def run(
                 f"weights, e.g. --model ours --weights {model} (models: {', '.join(BUILDERS)})"
             )
 
+    if any(m not in OWN for m in names):
+        # Every absent weight file in one message, before any image is read or model built.
+        from uirbench.evaluate.metrics.pyiqa_metric import (
+            missing_weights,
+            missing_weights_message,
+        )
+
+        missing = missing_weights(names, prof.pyiqa)
+        if missing:
+            raise UirbenchError(missing_weights_message(missing))
+
     fr_metrics: dict[str, Any] = {}
     fid = None
     fid_cache = None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from uirbench.errors import UirbenchError
+from uirbench.hub import Remote
 
 # uirbench name -> pyiqa name (``ssim-pyiqa`` keeps pyiqa's clamped SSIM available by choice).
 PYIQA_NAME = {"ssim-pyiqa": "ssim"}
@@ -32,11 +33,44 @@ class WeightFile:
     url: str
 
     def missing_message(self, metric: str) -> str:
-        return (
-            f"{metric}: pretrained weights absent: {self.what} {self.path.name} is not at "
-            f"{self.path}. Download it from {self.url} into {self.path.parent} (or set TORCH_HOME "
-            "to a folder whose hub/ holds it), then rerun."
-        )
+        return missing_weights_message([(metric, self)])
+
+    def remote(self) -> Remote:
+        """The fetchable description (sha256 checked by the prefix in the file name)."""
+        return Remote(self.what, self.url, path=self.path)
+
+
+def missing_weights_message(missing: list[tuple[str, WeightFile]]) -> str:
+    """One message naming every absent weight file, where it goes and the command to fetch it."""
+    metrics = list(dict.fromkeys(m for m, _ in missing))
+    lines = [
+        f"pretrained weights absent for {', '.join(metrics)} (uirbench never downloads them "
+        f"implicitly); {len(missing)} file(s):"
+    ]
+    for m, f in missing:
+        lines.append(f"  {m}: {f.what} {f.path.name} -> {f.path.parent}/ (from {f.url})")
+    lines.append(
+        f"Fetch them with `uirbench weights fetch {' '.join(metrics)}` (TORCH_HOME sets where), "
+        "or score without them: --metrics psnr,ssim"
+    )
+    return "\n".join(lines)
+
+
+def missing_weights(
+    metrics: Sequence[str], pyiqa_opts: dict[str, Any]
+) -> list[tuple[str, WeightFile]]:
+    """(metric, file) for every weight file the given metrics need that is not in its place.
+
+    ``pyiqa_opts`` is the profile's pyiqa section; metrics uirbench computes itself need none.
+    """
+    out = []
+    for m in metrics:
+        if m in ("psnr", "ssim"):
+            continue
+        for f in required_weights(m, explicit_options(m, pyiqa_opts.get(m))):
+            if not f.path.is_file():
+                out.append((m, f))
+    return out
 
 
 def pyiqa_cache_dir() -> Path:
@@ -75,7 +109,7 @@ def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
 
 
 def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
-    """Raise a :class:`UirbenchError` naming the first absent or unsafe weight file; return them.
+    """Raise a :class:`UirbenchError` naming every absent file, or the unsafe one; return them.
 
     pyiqa unpickles its weights with ``weights_only=False``, so each file is first read with
     ``weights_only=True``: one carrying pickled objects is refused before pyiqa can run it.
@@ -83,9 +117,10 @@ def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
     from uirbench.weights import load_tensor_file  # imports torch: not for `--help`
 
     files = required_weights(metric, opts)
+    missing = [(metric, f) for f in files if not f.path.is_file()]
+    if missing:
+        raise UirbenchError(missing_weights_message(missing))
     for f in files:
-        if not f.path.is_file():
-            raise UirbenchError(f.missing_message(metric))
         load_tensor_file(f.path)
     return files
 

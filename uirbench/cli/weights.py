@@ -1,0 +1,77 @@
+"""``uirbench weights fetch NAME...``: download pretrained weights explicitly, into the standard
+caches (torch.hub for pyiqa/torchvision files, Hugging Face for hub-hosted zoo files)."""
+
+from __future__ import annotations
+
+import typer
+
+weights_app = typer.Typer(
+    help="Pretrained weights: `weights fetch lpips fid` (metrics) or a zoo model name.",
+    no_args_is_help=True,
+)
+METRIC_NAMES = ("lpips", "fid")
+
+
+def register(app: typer.Typer) -> None:
+    weights_app.command("fetch")(fetch)
+    app.add_typer(weights_app, name="weights")
+
+
+def remotes_for(name: str) -> list:
+    """The :class:`~uirbench.hub.Remote` files behind a metric or zoo model name."""
+    from uirbench.errors import UirbenchError
+    from uirbench.restore import _card_names, zoo_card, zoo_remotes
+
+    if name in METRIC_NAMES:
+        from uirbench.evaluate.metrics.pyiqa_metric import explicit_options, required_weights
+        from uirbench.evaluate.profiles import get_profile
+
+        opts = explicit_options(name, get_profile("daclip").pyiqa.get(name))
+        return [f.remote() for f in required_weights(name, opts)]
+    try:
+        zoo_card(name)
+    except UirbenchError:
+        raise UirbenchError(
+            f"weights fetch {name}: unknown name; metrics: {', '.join(METRIC_NAMES)}; zoo models: "
+            f"{_card_names()}"
+        ) from None
+    return [r for _, r in zoo_remotes(name)]
+
+
+def fetch(
+    names: list[str] = typer.Argument(
+        ..., help="lpips, fid, or zoo model names (e.g. daclip_vitb32)."
+    ),
+) -> None:
+    """Download and sha256-verify weight files; files already cached are only verified.
+
+    Honours TORCH_HOME (pyiqa/torchvision files under $TORCH_HOME/hub), HF_HOME / HF_HUB_CACHE
+    (Hugging Face files), HF_ENDPOINT, and HF_HUB_OFFLINE=1 (nothing downloaded; cached files
+    are verified, absent ones named).
+
+    Examples:
+
+      uirbench weights fetch lpips fid
+
+      HF_HOME=/shared/hf uirbench weights fetch daclip_vitb32
+    """
+    from rich.console import Console
+
+    from uirbench import hub
+    from uirbench.errors import UirbenchError
+
+    con = Console()
+    remotes = [r for n in dict.fromkeys(names) for r in remotes_for(n)]
+    failed = []
+    for r in remotes:
+        try:
+            path = hub.fetch(r)
+        except UirbenchError as exc:
+            failed.append(str(exc))
+            continue
+        check = "sha256 ok" if r.expected_sha256() else "no sha256 to check (not pinned)"
+        con.print(f"{r.what}: {path} ({check})", highlight=False)
+    if failed:
+        raise UirbenchError(
+            f"{len(failed)} of {len(remotes)} file(s) not fetched:\n" + "\n".join(failed)
+        )
