@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -10,6 +11,7 @@ pytest.importorskip("open_clip", reason="DA-CLIP needs the optional [train] extr
 
 from uirbench.evaluate import classify as cl
 from uirbench.models.daclip import build_daclip, export_official
+from uirbench.models.daclip_view import patch_grid
 
 MICRO = {
     "embed_dim": 32,
@@ -103,27 +105,27 @@ def test_cli_on_an_official_checkpoint(root, model, tmp_path):
 
 def test_patch_grid_takes_native_patches_at_even_positions():
     images = torch.arange(2 * 3 * 96 * 96, dtype=torch.float32).view(2, 3, 96, 96)
-    centre = cl.patch_grid(images, 32, 1)
+    centre = patch_grid(images, 32, 1)
     assert centre.shape == (2, 3, 32, 32)
     assert torch.equal(centre[1], images[1, :, 32:64, 32:64])
-    grid = cl.patch_grid(images, 32, 3)
+    grid = patch_grid(images, 32, 3)
     assert grid.shape == (18, 3, 32, 32)
     # image-major, then row-major positions 0, 32, 64: no resampling anywhere
     assert torch.equal(grid[9 + 0], images[1, :, :32, :32])
     assert torch.equal(grid[9 + 5], images[1, :, 32:64, 64:96])
     assert torch.equal(grid[9 + 8], images[1, :, 64:, 64:])
     small = torch.zeros(1, 3, 32, 32)
-    assert cl.patch_grid(small, 32, 2).shape == (4, 3, 32, 32)
+    assert patch_grid(small, 32, 2).shape == (4, 3, 32, 32)
 
 
 def test_patch_grid_keeps_the_training_offsets():
     # a 100 px image, 32 px patches at 4 + multiples of 8 (as training's align 8, phase 4)
     images = torch.arange(3 * 100 * 100, dtype=torch.float32).view(1, 3, 100, 100)
-    grid = cl.patch_grid(images, 32, 3, align=8, phase=4)
+    grid = patch_grid(images, 32, 3, align=8, phase=4)
     starts = [divmod(int(p[0, 0, 0]), 100) for p in grid]
     assert sorted({t for t, _ in starts}) == [4, 36, 68]  # last start 4 + 8 * 8: patch fits
     assert all(t % 8 == 4 and s % 8 == 4 for t, s in starts)
-    assert cl.patch_grid(images, 32, 1, align=8, phase=4)[0, 0, 0, 0] == 36 * 100 + 36
+    assert patch_grid(images, 32, 1, align=8, phase=4)[0, 0, 0, 0] == 36 * 100 + 36
 
 
 def test_grid_view_averages_patch_embeddings(root, model):
@@ -147,3 +149,41 @@ def test_grid_view_averages_patch_embeddings(root, model):
     assert torch.equal(
         cl.predict_split(model, root, "val")[0], cl.predict_split(model, root, "val", grid=0)[0]
     )
+
+
+@pytest.fixture(scope="module")
+def mixed_root(tmp_path_factory):
+    """A val split of portrait and landscape photos (sizes not multiples of 8)."""
+    import cv2
+    import skimage.data
+
+    from uirbench.data.build import build
+
+    base = tmp_path_factory.mktemp("mixed")
+    photos = base / "photos"
+    photos.mkdir()
+    for i, name in enumerate(["astronaut", "coffee", "chelsea", "rocket"]):
+        img = getattr(skimage.data, name)()
+        img = img[:61, :45] if i % 2 else img[:45, :61]  # portrait, landscape
+        cv2.imwrite(str(photos / f"{name}.png"), np.ascontiguousarray(img[:, :, ::-1]))
+    build(root=base / "root", from_dir=photos, tasks="noisy,jpeg", workers=1, val_fraction=1.0)
+    return base / "root"
+
+
+@pytest.mark.parametrize("grid", [0, 2])
+def test_mixed_sizes_at_any_batch_size_equal_batch_size_one(mixed_root, model, grid):
+    from uirbench.data.shardset import ShardSet
+    from uirbench.io import decode_image
+
+    shards = ShardSet(mixed_root, "val")
+    shapes = {decode_image(shards.read(i, "lq.png")).shape for i in range(len(shards))}
+    shards.close()
+    assert {(45, 61, 3), (61, 45, 3)} <= shapes
+    one, truth1, keys1 = cl.predict_logits(model, mixed_root, "val", batch_size=1, grid=grid)
+    many, truth, keys = cl.predict_logits(model, mixed_root, "val", batch_size=64, grid=grid)
+    assert keys == keys1 and torch.equal(truth, truth1)
+    torch.testing.assert_close(many, one, rtol=0, atol=1e-5)
+    assert torch.equal(many.argmax(1), one.argmax(1))
+    a = cl.classify_split(model, mixed_root, "val", batch_size=3, grid=grid)
+    b = cl.classify_split(model, mixed_root, "val", batch_size=1, grid=grid)
+    pd.testing.assert_frame_equal(a, b)

@@ -5,8 +5,8 @@ One entry point per concern:
 * :func:`build_model` / :func:`build` - a network from a packaged config (``irsde_daclip``,
   ``nafnet_tiny``, ...) with weights from a file or the zoo, wrapped with its sampler and
   DA-CLIP conditioning into a :class:`ModelRestorer`;
-* :class:`DaclipContext` - DA-CLIP embeddings of LQ images (224 bicubic, OpenAI mean/std, as the
-  official data loader) and the predicted degradation;
+* :class:`DaclipContext` - DA-CLIP embeddings of LQ images (the official ``clip_transform`` view)
+  and the predicted degradation;
 * :func:`tiled` - run any image-to-image function over overlapping tiles and blend them, so
   images of any size fit in memory; IR-SDE is tiled per sampling step (the SDE update and its
   noise are applied to the whole image, only the network runs per tile);
@@ -32,8 +32,6 @@ from uirbench.hub import Remote
 from uirbench.io import sha256_file
 from uirbench.models.registry import Restorer
 
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Images above this many pixels are restored in tiles unless told otherwise (the IR-SDE bottom
 # level has full self-attention: cost grows with the square of the pixel count).
@@ -171,27 +169,25 @@ class DaclipContext:
         self._text: torch.Tensor | None = None
 
     def preprocess(self, lq: torch.Tensor) -> torch.Tensor:
-        """Bx3xHxW in [0, 1] -> shortest side to ``image_size`` (bicubic), centre crop, OpenAI
-        normalisation (the official ``clip_transform``, on tensors)."""
-        s = self.image_size
-        h, w = lq.shape[-2:]
-        scale = s / min(h, w)
-        size = (max(s, round(h * scale)), max(s, round(w * scale)))
-        x = F.interpolate(lq, size=size, mode="bicubic", align_corners=False, antialias=True)
-        top, left = (size[0] - s) // 2, (size[1] - s) // 2
-        x = x[..., top : top + s, left : left + s].clamp(0, 1)
-        mean = torch.tensor(OPENAI_MEAN, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(OPENAI_STD, device=x.device).view(1, 3, 1, 1)
-        return (x - mean) / std
+        """Bx3xHxW in [0, 1] -> the official ``clip_transform`` view (truncated to uint8, PIL
+        bicubic of the short side to ``image_size``, centre crop, OpenAI mean/std):
+        :func:`uirbench.models.daclip_view.official_view`."""
+        from uirbench.models.daclip_view import official_view
+
+        return official_view(lq, self.image_size)
 
     @torch.no_grad()
     def encode(self, lq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(content, degradation) embeddings, float32, of LQ images in [0, 1]."""
+        """(content, degradation) embeddings, float32, of LQ images in [0, 1] (fp16 autocast on
+        CUDA, as the official test)."""
+        from uirbench.models.daclip_view import official_precision
+
         x = self.preprocess(lq)
-        if hasattr(self.model, "encode_image"):
-            content, degradation = self.model.encode_image(x, control=True)
-        else:
-            content, degradation = self.model.encode(x)
+        with official_precision(x.device):
+            if hasattr(self.model, "encode_image"):
+                content, degradation = self.model.encode_image(x, control=True)
+            else:
+                content, degradation = self.model.encode(x)
         return content.float(), degradation.float()
 
     @torch.no_grad()

@@ -5,7 +5,8 @@ highest cosine similarity with its degradation embedding, as DA-CLIP is used dow
 zero-shot CLIP row does the same with plain CLIP image features. Per task: accuracy in percent;
 "Average (macro)" is the unweighted mean over tasks, "Average (micro)" the pooled accuracy.
 
-Views: by default the whole image is resized to the model's input size (the paper). A model
+Views: by default the official one (``da-clip/src/evaluate.py``: short side resized bicubic to
+the model's input size, centre crop; :func:`uirbench.models.daclip_view.official_view`). A model
 trained on native-scale patches (recipe ``data.crop_mode: native``) is shown a ``grid`` x ``grid``
 of evenly spaced native-scale patches instead, and their embeddings are averaged; the grid is
 read from the checkpoint's recipe so ``classify`` sees images the way training's val did.
@@ -20,7 +21,7 @@ import pandas as pd
 import torch
 
 from uirbench.data.shardset import ShardSet
-from uirbench.models.daclip_view import eval_view, patch_grid
+from uirbench.models.daclip_view import eval_view, image_views, official_precision
 from uirbench.tasks import TASKS
 
 ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
@@ -32,7 +33,7 @@ def model_view(model: Any) -> dict[str, int]:
 
 
 @torch.no_grad()
-def predict_split(
+def predict_logits(
     model: Any,
     root: str | Path,
     split: str,
@@ -43,48 +44,64 @@ def predict_split(
     align: int | None = None,
     phase: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(predicted class, true class, keys) for every sample of ``split``. ``grid``: 0 resizes
-    each image whole; N >= 1 averages N x N native-scale patches (offsets ``phase`` + multiples
-    of ``align``); None: the model's own view."""
+    """(cosine similarities NxT to the task texts, true class, keys) for every sample of
+    ``split``. ``grid``: 0 shows each image whole through the official view; N >= 1 averages
+    N x N native-scale patches (offsets ``phase`` + multiples of ``align``); None: the model's
+    own view. Images may differ in size at any ``batch_size``: each gets its own view."""
     from uirbench.io import decode_image
-    from uirbench.models.daclip import encode_texts, preprocess
+    from uirbench.models.daclip import encode_texts
 
     shards = ShardSet(root, split)
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
-    texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
+    with official_precision(device):
+        texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
     view = model_view(model)
     grid = view["grid"] if grid is None else int(grid)
     align = view.get("align", 1) if align is None else int(align)
     phase = view.get("phase", 0) if phase is None else int(phase)
     if zero_shot:
-        grid = 0  # plain CLIP is used as released: whole image, resized
-    preds, truth = [], []
-    for start in range(0, len(shards), batch_size):
-        idx = range(start, min(len(shards), start + batch_size))
-        images = torch.stack(
+        grid = 0  # plain CLIP is used as released: whole image, official view
+    per_image = grid * grid if grid else 1
+    logits, truth = [], []
+    for start in range(0, len(shards), max(1, batch_size)):
+        idx = range(start, min(len(shards), start + max(1, batch_size)))
+        x = torch.cat(
             [
-                torch.from_numpy(decode_image(shards.read(i, "lq.png"), shards.samples[i].key))
-                .permute(2, 0, 1)
-                .contiguous()
+                image_views(
+                    torch.from_numpy(decode_image(shards.read(i, "lq.png"), shards.samples[i].key))
+                    .permute(2, 0, 1)
+                    .contiguous(),
+                    size,
+                    grid,
+                    align,
+                    phase,
+                )
                 for i in idx
             ]
-        )
-        images = images.to(device)
-        if grid:
-            images = patch_grid(images, size, grid, align, phase)
-        x = preprocess(images, size)
-        if zero_shot:
-            feats = model.encode_image(x, normalize=True)
-        else:
-            feats = model.encode_image(x, control=True, normalize=True)[1]
-        if grid:  # mean embedding over each image's patches (= mean of its similarities)
-            feats = feats.view(len(idx), grid * grid, -1).mean(dim=1)
-        preds.append((feats.float() @ texts.t()).argmax(dim=1).cpu())
+        ).to(device)
+        with official_precision(device):
+            if zero_shot:
+                feats = model.encode_image(x, normalize=True)
+            else:
+                feats = model.encode_image(x, control=True, normalize=True)[1]
+        feats = feats.float()
+        if per_image > 1:  # mean embedding over each image's patches (= mean of similarities)
+            feats = feats.view(len(idx), per_image, -1).mean(dim=1)
+        logits.append((feats @ texts.float().t()).cpu())
         truth.extend(int(shards.text(i, "cls")) for i in idx)
     keys = shards.keys()
     shards.close()
-    return torch.cat(preds), torch.tensor(truth), keys
+    return torch.cat(logits), torch.tensor(truth), keys
+
+
+def predict_split(
+    model: Any, root: str | Path, split: str, **kw: Any
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(predicted class, true class, keys) for every sample of ``split`` (see
+    :func:`predict_logits` for the options)."""
+    logits, truth, keys = predict_logits(model, root, split, **kw)
+    return logits.argmax(dim=1), truth, keys
 
 
 def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.DataFrame:

@@ -375,8 +375,9 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def preprocess(images: torch.Tensor, image_size: int) -> torch.Tensor:
     """uint8 (or [0, 1] float) Bx3xHxW -> the model input: resized to ``image_size`` square with
-    antialiased bicubic interpolation (the paper: inputs in [0, 1], 224x224 bicubic), then
-    normalised with CLIP's mean and std."""
+    antialiased bicubic interpolation, then normalised with CLIP's mean and std. For training
+    crops (already square) and native patches (already ``image_size``: normalised only);
+    evaluation shows DA-CLIP whole images through :func:`official_view`."""
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
     if tuple(x.shape[-2:]) != (image_size, image_size):
         x = F.interpolate(x, size=(image_size, image_size), mode="bicubic", antialias=True)
