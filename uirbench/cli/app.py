@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from uirbench import __version__
 from uirbench.cli.groups import leaderboard_app, train_app
 from uirbench.errors import UirbenchError
 
@@ -39,6 +40,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"uirbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    pass
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(leaderboard_app, name="leaderboard")
 
