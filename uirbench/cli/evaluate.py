@@ -38,6 +38,18 @@ def evaluate(
         help="Metric profile: daclip (paper), y (MATLAB Y, rounded) or basicsr (BasicSR Y, "
         "unrounded).",
     ),
+    crop_border: int | None = typer.Option(
+        None,
+        min=0,
+        help="Override the profile's border crop for PSNR/SSIM (pixels per side); recorded in "
+        "results.json and in the profile name (e.g. daclip+crop_border=0).",
+    ),
+    y_channel: bool | None = typer.Option(
+        None,
+        "--y-channel/--rgb",
+        help="Override the profile's colour space for PSNR/SSIM: BT.601 Y (rounded as the "
+        "profile's y_round says) or RGB; recorded like --crop-border.",
+    ),
     metrics: str | None = typer.Option(
         None,
         help="Comma list, e.g. psnr,ssim,lpips,fid,ssim-pyiqa or any pyiqa name "
@@ -75,8 +87,10 @@ def evaluate(
     """
     from rich.console import Console
 
+    from uirbench.evaluate.profiles import get_profile
     from uirbench.evaluate.runner import run
 
+    prof = get_profile(profile).with_overrides(crop_border=crop_border, y_channel=y_channel)
     res = run(
         root=root,
         gt=gt,
@@ -85,7 +99,7 @@ def evaluate(
         model=model,
         outputs=outputs,
         weights=weights,
-        profile=profile,
+        profile=prof,
         metrics=metrics,
         tasks=tasks,
         device=device,

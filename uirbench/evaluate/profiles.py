@@ -6,7 +6,7 @@ number was computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -27,6 +27,34 @@ class Profile:
     crop_border: int
     default_metrics: tuple[str, ...]
     pyiqa: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # CLI overrides over the named profile (--crop-border, --y-channel); empty when none.
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(
+        self, crop_border: int | None = None, y_channel: bool | None = None
+    ) -> Profile:
+        """This profile with ``crop_border`` and/or the Y channel changed.
+
+        The result's name says what changed (``daclip+crop_border=0+y_channel``) and
+        ``overrides`` records it, so a score computed this way is never taken for the named
+        profile's (results.json, leaderboards).
+        """
+        changes: dict[str, Any] = {}
+        if crop_border is not None and crop_border != self.crop_border:
+            if crop_border < 0:
+                raise UirbenchError(f"--crop-border {crop_border}: must be 0 or more pixels")
+            changes["crop_border"] = crop_border
+        if y_channel is not None and y_channel != (self.color == "y"):
+            changes["color"] = "y" if y_channel else "rgb"
+        if not changes:
+            return self
+        tag = "+".join(
+            f"{k}={v}" if k == "crop_border" else ("y_channel" if v == "y" else "rgb")
+            for k, v in changes.items()
+        )
+        return replace(
+            self, name=f"{self.name}+{tag}", overrides={**self.overrides, **changes}, **changes
+        )
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         """The array PSNR/SSIM see: border-cropped, then Y channel if the profile says so."""
@@ -48,6 +76,7 @@ class Profile:
             "crop_border": self.crop_border,
             "default_metrics": list(self.default_metrics),
             "pyiqa": self.pyiqa,
+            "overrides": self.overrides,
         }
 
 
@@ -74,7 +103,7 @@ PROFILE_NAMES: tuple[str, ...] = tuple(_load())
 
 
 def get_profile(name: str) -> Profile:
-    """Look a profile up by name (``daclip``, ``y``)."""
+    """Look a profile up by name (``daclip``, ``y``, ``basicsr``)."""
     try:
         return _load()[name]
     except KeyError:
