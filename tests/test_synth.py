@@ -15,6 +15,8 @@ def _kwargs(op):
     if op == "inpaint_mask":
         masks, ids = procedural_thin_masks(n=5)
         return {"masks": masks, "mask_ids": ids}
+    if op == "chain":  # a composite (task files): noise, then motion blur
+        return {"steps": [("noise", {"sigma": 10}), ("motion_blur", {})]}
     return {}
 
 

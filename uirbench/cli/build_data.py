@@ -22,6 +22,13 @@ def build_data(
         None, "--from", help="A folder of your own clean photos: all ten degradations synthesised."
     ),
     tasks: str = typer.Option("all", help="Comma-separated task ids, e.g. noisy,jpeg."),
+    tasks_file: Path | None = typer.Option(
+        None,
+        "--tasks-file",
+        help="YAML file of your own tasks (e.g. a composite blur+rain), added to the ten or "
+        "replacing them; the root keeps a copy and every later command uses it. Format: "
+        "docs/tasks.md.",
+    ),
     splits: str = typer.Option("train,val", help="Comma-separated splits."),
     seed: int = typer.Option(0, help="Global seed; each pair's seed derives from it."),
     workers: int = typer.Option(
@@ -59,6 +66,7 @@ def build_data(
       uirbench build-data --preset uir10 --tasks noisy,jpeg --splits val --root data/uir10
         --mirror ../shared/data
       uirbench build-data --from ~/photos --root data/mine
+      uirbench build-data --from ~/photos --tasks-file my_tasks.yaml --root data/mine11
     """
     from rich.progress import (
         BarColumn,
@@ -91,6 +99,7 @@ def build_data(
             preset=preset,
             from_dir=from_dir,
             tasks=tasks,
+            tasks_file=tasks_file,
             splits=splits,
             seed=seed,
             workers=workers or None,
@@ -107,17 +116,15 @@ def build_data(
 def _print_summary(report) -> None:
     from rich.table import Table
 
-    from uirbench.tasks import TASKS
-
     splits = sorted({s for _, s in report.counts}, key=["train", "val"].index)
     table = Table(title=f"built {report.root}", show_footer=True)
     table.add_column("task", footer="total")
     for s in splits:
         total = sum(n for (_, sp), n in report.counts.items() if sp == s)
         table.add_column(s, justify="right", footer=str(total))
-    for task in TASKS:
-        if any((task.id, s) in report.counts for s in splits):
-            table.add_row(task.id, *(str(report.counts.get((task.id, s), 0)) for s in splits))
+    for task in report.task_order:
+        if any((task, s) in report.counts for s in splits):
+            table.add_row(task, *(str(report.counts.get((task, s), 0)) for s in splits))
     console.print(table)
     console.print(
         f"{report.built} pairs built, {report.reused} reused (verified) in {report.seconds:.1f} s"

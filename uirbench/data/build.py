@@ -28,9 +28,10 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.layout import INDEX_NAME, SPLITS, STATE_DIR
 from uirbench.data.plan import Plan, plan_demo, plan_folder
 from uirbench.data.shards import DEFAULT_MAXCOUNT, write_shards
+from uirbench.data.task_file import ROOT_TASKS_FILE, dump_task_file, resolve_task_set
 from uirbench.errors import UirbenchError
-from uirbench.io import remove_stale_temporaries, sha256_file
-from uirbench.tasks import Task, parse_tasks
+from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_file
+from uirbench.tasks import Task, all_tasks, parse_tasks, using
 
 PRESETS = ("demo", "uir10", "daclip-val")
 
@@ -45,6 +46,7 @@ class BuildReport:
     finalize_seconds: float = 0.0  # of which: index and shards
     counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (task, split) -> pairs
     partial: bool = False  # --shard i/n: index and shards not written
+    task_order: list[str] = field(default_factory=list)  # the tasks built, in class order
 
     @property
     def pairs_per_second(self) -> float:
@@ -179,6 +181,22 @@ def _run_chunk(groups: list[list[PairJob]], root: str) -> list[list[dict[str, An
 
 
 def build(
+    root: str | Path, *args: Any, tasks_file: str | Path | None = None, **kw: Any
+) -> BuildReport:
+    """Build (or resume building) a dataset root; see :func:`_build` for the arguments.
+
+    ``tasks_file``: user tasks (:mod:`uirbench.data.task_file`); the root keeps a copy, and a
+    root built with one task set refuses a different one (class indices would change meaning).
+    """
+    task_set = resolve_task_set(root, tasks_file)
+    with using(task_set):
+        if task_set is not None:
+            Path(root).mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(Path(root) / ROOT_TASKS_FILE, dump_task_file(task_set).encode())
+        return _build(root, *args, **kw)
+
+
+def _build(
     root: str | Path,
     preset: str | None = None,
     from_dir: str | Path | None = None,
@@ -209,6 +227,7 @@ def build(
         raise UirbenchError(f"--png {png!r}: choose one of {', '.join(jobs_mod.PNG_MODES)}")
     raw = Path(raw_root) if raw_root else Path(os.environ.get("UIRBENCH_RAW", root / ".raw"))
     plan = make_plan(preset, from_dir, task_list, split_list, seed, raw, mirror, val_fraction)
+    plan.context["tasks"] = all_tasks()
     keys = [j.key for j in plan.jobs]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
@@ -223,7 +242,7 @@ def build(
     # Verified work: pairs of a finished build (index rows) and of an interrupted one (journal).
     journal_done = {r["job"]: r for r in previous.values() if r.get("job")}
     journal_done.update(_load_journal(root))
-    report = BuildReport(root=root, partial=shard_n > 1)
+    report = BuildReport(root=root, partial=shard_n > 1, task_order=[t.id for t in task_list])
     rows: dict[str, dict[str, Any]] = {}
     todo: list[PairJob] = []
     for job in mine:

@@ -21,7 +21,7 @@ from uirbench.data.layout import pair_relpaths, sample_key
 from uirbench.data.synth import INCOMPRESSIBLE_OPS, apply
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, decode_image, encode_png, is_rgb8_png, sha256_bytes
-from uirbench.tasks import get_task
+from uirbench.tasks import activate, get_task
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ _CONTEXT: dict[str, Any] = {"photos": {}, "masks": {}}
 def init_worker(context: dict[str, Any]) -> None:
     """Pool initializer: install the shared inputs once per worker process."""
     _CONTEXT.update(context)
+    activate(context.get("tasks"))  # user tasks (--tasks-file) reach spawned workers too
     cv2.setNumThreads(1)  # parallelism comes from the pool; nested threads only contend
 
 

@@ -33,7 +33,13 @@ class Plan:
 def _synth_job(
     split: str, task: Task, stem: str, source: str, source_image: str, seed: int, **gt: Any
 ) -> PairJob:
-    op, params = DEFAULT_OP_FOR_TASK[task.id]
+    steps = task.synth_steps()
+    if steps is None:
+        op, params = DEFAULT_OP_FOR_TASK[task.id]
+        uses_masks = op == "inpaint_mask"
+    else:  # a user task: its chain of operators (one step is a chain of one)
+        op, params = "chain", {"steps": [[o, p] for o, p in steps]}
+        uses_masks = any(o == "inpaint_mask" for o, _ in steps)
     return PairJob(
         split=split,
         task=task.id,
@@ -43,7 +49,7 @@ def _synth_job(
         synth=op,
         params=params,
         seed=pair_seed(seed, split, task.id, stem),
-        mask_bank="procedural" if op == "inpaint_mask" else None,
+        mask_bank="procedural" if uses_masks else None,
         **gt,
     )
 

@@ -12,12 +12,14 @@ benchmark takes from real paired datasets; they build the offline demo and ``--f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from uirbench.data.synth import exact, physical, wild
+from uirbench.tasks import TASKS
 
 Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
@@ -73,3 +75,52 @@ def apply(op: str, gt: np.ndarray, seed: int, **params: Any) -> tuple[np.ndarray
     if lq.shape != gt.shape or lq.dtype != np.uint8:
         raise AssertionError(f"operator {op} returned {lq.dtype} {lq.shape} for {gt.shape}")
     return lq, used
+
+
+def operator_params(op: str) -> list[str]:
+    """The keyword parameters a user may set for operator ``op`` (task files check against it)."""
+    sig = inspect.signature(OPS[op])
+    internal = {"gt", "rng", "masks", "mask_ids", "banks"}
+    return [
+        name
+        for name, p in sig.parameters.items()
+        if name not in internal and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+
+# The degradation text each operator stands for (a chain's default DA-CLIP text lists them).
+_STEP_TEXT = {op: task for task, (op, _) in DEFAULT_OP_FOR_TASK.items()}
+
+
+def default_step_text(op: str) -> str:
+    """``motion_blur`` -> ``motion-blurry`` (its task's text); others: the name in words."""
+    by_id = {t.id: t for t in TASKS}
+    return by_id[_STEP_TEXT[op]].degradation if op in _STEP_TEXT else op.replace("_", " ")
+
+
+def chain(
+    gt: np.ndarray,
+    rng: np.random.Generator,
+    steps: Sequence[tuple[str, dict[str, Any]]] = (),
+    **shared: Any,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Composite degradation: ``steps`` applied in order, each with its own seed from ``rng``.
+
+    Each step's seed is drawn before any step runs, so changing one step's parameters leaves
+    the others' random draws unchanged. ``shared`` inputs (a mask bank, PSF banks) go to the
+    steps whose operator takes them.
+    """
+    if not steps:
+        raise ValueError("a chain needs at least one step")
+    seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=len(steps), dtype=np.int64)]
+    lq, used = gt, []
+    for (op, params), seed in zip(steps, seeds, strict=True):
+        if op == "chain":
+            raise ValueError("a chain cannot contain a chain")
+        takes = inspect.signature(OPS[op]).parameters
+        lq, p = apply(op, lq, seed, **params, **{k: v for k, v in shared.items() if k in takes})
+        used.append({"op": op, **p})
+    return lq, {"steps": used}
+
+
+OPS["chain"] = chain
