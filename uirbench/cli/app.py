@@ -34,7 +34,8 @@ app = typer.Typer(
     help=(
         "Universal image restoration benchmark (DA-CLIP's ten degradations): build the data, "
         "caption it, train DA-CLIP and restoration models, evaluate and export leaderboards.\n\n"
-        "Start with `uirbench demo` (offline, minutes on a laptop CPU)."
+        "Start with `uirbench demo` (offline, minutes on a laptop CPU).\n\n"
+        "Example: uirbench demo --out demo-out"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -138,6 +138,9 @@ def verify(root: Path = typer.Argument(..., help="A built dataset root.")) -> No
     """Re-hash every file of a built root against index.parquet and shards.json.
 
     Exits 1 and lists each missing, changed or extra file if anything differs.
+
+    Examples:
+      uirbench verify data/demo
     """
     from uirbench.data.verify import verify as run_verify
 

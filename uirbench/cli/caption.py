@@ -43,7 +43,13 @@ def caption(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Caption every distinct clean image once (cached by sha256, resumable, torchrun-aware)."""
+    """Caption every distinct clean image once (cached by sha256, resumable, torchrun-aware).
+
+    Examples:
+      uirbench caption --root data/demo --backend sidecar
+      uirbench caption --root data/uir10 --device cuda --batch-size 32
+      torchrun --nproc_per_node 4 -m uirbench caption --root data/uir10
+    """
     from rich.console import Console
 
     from uirbench.caption import build_captioner, caption_root

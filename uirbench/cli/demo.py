@@ -20,6 +20,10 @@ def demo(
 
     Rerun the same command to reuse finished steps. The numbers come from tiny models trained
     for minutes on a handful of photos: they show the pipeline works, not the paper's results.
+
+    Examples:
+      uirbench demo --out demo-out
+      uirbench demo --out /tmp/demo --quick
     """
     from uirbench.demo import run_demo
     from uirbench.demo_summary import print_summary

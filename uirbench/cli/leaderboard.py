@@ -27,7 +27,12 @@ def export(
     ),
     manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
 ) -> None:
-    """One table per metric: methods x ten tasks + Average; flags inconsistent averages."""
+    """One table per metric: methods x ten tasks + Average; flags inconsistent averages.
+
+    Examples:
+      uirbench leaderboard export --include-paper --out leaderboard
+      uirbench leaderboard export runs/eval/results.json --include-paper --format tex
+    """
     from rich.console import Console
 
     from uirbench.report.leaderboard import export as do_export
@@ -54,7 +59,11 @@ def plot(
     methods: str | None = typer.Option(None, help="Comma list of methods to draw."),
     manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
 ) -> None:
-    """Radar chart per metric over the ten tasks (outward is better), PNG and SVG."""
+    """Radar chart per metric over the ten tasks (outward is better), PNG and SVG.
+
+    Examples:
+      uirbench leaderboard plot runs/eval --include-paper --metrics psnr,ssim
+    """
     from rich.console import Console
 
     from uirbench.report.leaderboard import plot as do_plot

@@ -51,7 +51,12 @@ def restore(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
 ) -> None:
     """Restore images (any size: large ones in overlapping tiles) and write PNGs; prints the
-    predicted degradation per image for models with DA-CLIP."""
+    predicted degradation per image for models with DA-CLIP.
+
+    Examples:
+      uirbench restore photo.jpg --weights zoo --out restored
+      uirbench restore inputs/ --model nafnet --weights run/checkpoints/last.safetensors
+    """
     import torch
     from rich.console import Console
 

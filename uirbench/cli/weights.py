@@ -6,7 +6,8 @@ from __future__ import annotations
 import typer
 
 weights_app = typer.Typer(
-    help="Pretrained weights: `weights fetch lpips fid` (metrics) or a zoo model name.",
+    help="Pretrained weights: `weights fetch lpips fid` (metrics) or a zoo model name.\n\n"
+    "Example: uirbench weights fetch lpips fid",
     no_args_is_help=True,
 )
 METRIC_NAMES = ("lpips", "fid")
