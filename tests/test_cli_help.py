@@ -36,3 +36,23 @@ def test_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"uirbench {uirbench.__version__}"
+
+
+def test_device_and_workers_mean_the_same_everywhere() -> None:
+    """--device defaults to auto and --workers to 0 (one per core) in every command having them."""
+    from uirbench.cli.options import resolve_workers
+
+    found: dict[str, list[str]] = {"--device": [], "--workers": []}
+    for path, cmd in _commands(typer.main.get_command(app), []):
+        for param in getattr(cmd, "params", []):
+            if "--device" in param.opts:
+                assert param.default == "auto", path
+                found["--device"].append(" ".join(path))
+            if "--workers" in param.opts:
+                assert param.default == 0, path
+                assert "one per CPU core" in (param.help or ""), path
+                found["--workers"].append(" ".join(path))
+    assert {"evaluate", "restore", "classify", "caption"} <= set(found["--device"]), found
+    assert {"evaluate", "build-data"} <= set(found["--workers"]), found
+    assert resolve_workers(1) == 1
+    assert 1 <= resolve_workers(0) <= 8

@@ -92,7 +92,7 @@ def test_cli_gt_outputs_exit_0(tmp_path):
     gt, outs, want = make_folders(tmp_path)
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "uirbench", "evaluate", "--gt", str(gt), "--outputs", str(outs)]
-    cmd += ["--out", str(out), "--metrics", "psnr,ssim", "--workers", "0"]
+    cmd += ["--out", str(out), "--metrics", "psnr,ssim", "--workers", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     j = json.loads((out / "results.json").read_text())

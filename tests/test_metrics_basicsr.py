@@ -122,7 +122,7 @@ def test_cli_overrides_are_recorded(live1_q10, tmp_path):
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "uirbench", "evaluate", "--gt", str(gt_dir), "--outputs"]
     cmd += [str(lq_dir), "--out", str(out), "--metrics", "psnr", "--crop-border", "8"]
-    cmd += ["--y-channel", "--workers", "0"]
+    cmd += ["--y-channel", "--workers", "1"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     prof = json.loads((out / "results.json").read_text())["profile"]

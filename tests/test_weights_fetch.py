@@ -164,7 +164,7 @@ def test_evaluate_without_metric_weights_names_every_file_then_psnr_ssim_scores(
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty_torch"), "PYTHONPATH": str(REPO_ROOT)}
     env["COLUMNS"] = "2000"  # rich wraps stderr at 80 columns otherwise
     cmd = [sys.executable, "-m", "uirbench", "evaluate", "--gt", str(gt), "--outputs", str(outs)]
-    cmd += ["--workers", "0", "--out", str(tmp_path / "r1")]
+    cmd += ["--workers", "1", "--out", str(tmp_path / "r1")]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2, r.stderr
     for name in ("LPIPS_v0.1_alex-df73285e.pth", "alexnet-owt-7be5be79.pth", "pt_inception"):

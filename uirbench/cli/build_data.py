@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.console import console, fail
+from uirbench.cli.options import WORKERS_HELP
 
 
 def build_data(
@@ -33,7 +34,7 @@ def build_data(
     seed: int = typer.Option(0, help="Global seed; each pair's seed derives from it."),
     workers: int = typer.Option(
         0,
-        help="Processes making pairs, this one included (0 = one per CPU core, at most 8).",
+        help=WORKERS_HELP,
     ),
     shard: str | None = typer.Option(
         None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.options import DEVICE_HELP
+
 
 def register(app: typer.Typer) -> None:
     app.command("caption")(caption)
@@ -30,7 +32,7 @@ def caption(
         "(sidecar backend; default: the demo's uirbench/manifests/demo_captions.csv).",
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per call."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1, help="Caption length cap."),
     limit: int | None = typer.Option(
         None,

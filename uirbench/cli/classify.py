@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.console import console
+from uirbench.cli.options import DEVICE_HELP, resolve_device
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +31,7 @@ def classify(
     split: str = typer.Option("val", "--split", help="Split to classify."),
     out: Path = typer.Option(Path("results/classify"), "--out", help="Folder for CSV + Markdown."),
     name: str = typer.Option("DA-CLIP", "--name", help="Row label of the checkpoint."),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1 or auto."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(64, "--batch-size"),
 ) -> None:
     """Per-task degradation classification accuracy of DA-CLIP, with a zero-shot CLIP row.
@@ -39,7 +40,6 @@ def classify(
       uirbench classify --root data/uir10 --weights daclip_ViT-B-32.pt
       uirbench classify --root data/demo --weights runs/daclip_tiny/checkpoints/last.safetensors
     """
-    import torch
 
     from uirbench.evaluate.classify import (
         classification_table,
@@ -48,7 +48,7 @@ def classify(
         write_outputs,
     )
 
-    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    dev = resolve_device(device)
     model = load_model(weights, config, clip_weights, dev)
     table = classification_table(
         model, root, split, name=name, zero_shot_row=True, device=dev, batch_size=batch_size

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.options import DEVICE_HELP, WORKERS_HELP, resolve_device, resolve_workers
+
 
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
@@ -57,9 +59,9 @@ def evaluate(
     ),
     tasks: str | None = typer.Option(None, help="Comma list of task ids (default: all ten)."),
     name: str | None = typer.Option(None, help="Method name in tables (default: model/folder)."),
-    device: str = typer.Option("cpu", help="Torch device for the model and pyiqa metrics."),
+    device: str = typer.Option("auto", help="For the model and pyiqa metrics: " + DEVICE_HELP),
     batch_size: int = typer.Option(8, help="Images per device batch."),
-    workers: int = typer.Option(2, help="Decoding worker processes (0: decode inline)."),
+    workers: int = typer.Option(0, help="Decoding images. " + WORKERS_HELP),
     save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
     seed: int = typer.Option(0, help="Torch seed before running --model (stochastic samplers)."),
     limit_per_task: int | None = typer.Option(
@@ -102,9 +104,9 @@ def evaluate(
         profile=prof,
         metrics=metrics,
         tasks=tasks,
-        device=device,
+        device=resolve_device(device),
         batch_size=batch_size,
-        workers=workers,
+        workers=resolve_workers(workers) - 1,  # DataLoader processes besides this one
         save_images=save_images,
         name=name,
         feature_cache=feature_cache,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.options import DEVICE_HELP, resolve_device
+
 
 def register(app: typer.Typer) -> None:
     app.command("restore")(restore)
@@ -48,7 +50,7 @@ def restore(
         None, "--sampling", help="IR-SDE sampler: posterior (default) or sde (Euler-Maruyama)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the IR-SDE sampling noise."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Restore images (any size: large ones in overlapping tiles) and write PNGs; prints the
     predicted degradation per image for models with DA-CLIP.
@@ -57,15 +59,13 @@ def restore(
       uirbench restore photo.jpg --weights zoo --out restored
       uirbench restore inputs/ --model nafnet --weights run/checkpoints/last.safetensors
     """
-    import torch
     from rich.console import Console
 
     from uirbench.models.registry import build_restorer
     from uirbench.restore import list_images, restore_paths, tile_grid
 
     console = Console()
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     files = list_images(inputs)  # fail on a bad input before loading a model
     kw: dict = {}
     if model != "identity":
