@@ -52,13 +52,13 @@ def test_per_task_accuracy_matches_predictions(root, model):
 def test_table_layout_and_files(root, model, tmp_path):
     table = cl.classification_table(model, root, "val", name="tiny")
     assert list(table["model"]) == ["CLIP (zero-shot)", "tiny"]
-    assert list(table.columns) == cl.ROW_COLUMNS
+    assert list(table.columns) == cl.row_columns()
     assert table["blurry"].isna().all()  # absent task: no number
     row = table.iloc[1]
     assert row["average_macro"] == pytest.approx(row[["hazy", "jpeg", "noisy"]].mean())
     paths = cl.write_outputs(table, tmp_path, caption="demo")
     back = pd.read_csv(paths["csv"])
-    assert list(back.columns) == cl.ROW_COLUMNS
+    assert list(back.columns) == cl.row_columns()
     md = paths["md"].read_text()
     assert "| Model | motion-blurry | hazy |" in md and "| tiny |" in md
     # an untrained DA-CLIP is CLIP with a copied controller: both rows agree

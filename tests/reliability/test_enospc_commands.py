@@ -229,10 +229,10 @@ def test_leaderboard_export_and_plot_on_a_full_disk(tmp_path, val_root, full_dis
 def test_classify_tables_on_a_full_disk_keep_both_previous_files(tmp_path, full_disk):
     import pandas as pd
 
-    from uirbench.evaluate.classify import ROW_COLUMNS, to_markdown, write_outputs
+    from uirbench.evaluate.classify import row_columns, to_markdown, write_outputs
 
     def table(name: str, value: float) -> pd.DataFrame:
-        return pd.DataFrame([{c: value for c in ROW_COLUMNS} | {"model": name}])
+        return pd.DataFrame([{c: value for c in row_columns()} | {"model": name}])
 
     out = tmp_path / "classify"
     write_outputs(table("a", 50.0), out, "first")

@@ -25,6 +25,7 @@ from uirbench.caption.distributed import Dist
 from uirbench.caption.text import clean_caption
 from uirbench.data.index import read_index, write_index
 from uirbench.data.layout import resolve_inside
+from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
 from uirbench.io import decode_image, sha256_bytes
 
@@ -152,6 +153,7 @@ def write_shard_captions(root: Path, index: pd.DataFrame) -> list[str]:
     return [str(root / SHARDS_DIR / name) for name in write_shards(root, index)]
 
 
+@with_root_tasks
 def caption_root(
     root: str | Path,
     captioner: Captioner,

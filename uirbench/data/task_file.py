@@ -7,15 +7,17 @@ an error that names the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from uirbench.data.synth import OPS, default_step_text, operator_params
 from uirbench.errors import UirbenchError
-from uirbench.tasks import TASKS, Task
+from uirbench.tasks import TASKS, Task, using
 
 ROOT_TASKS_FILE = "tasks.yaml"  # a root's own task set, when it is not the built-in ten
 
@@ -173,3 +175,20 @@ def resolve_task_set(root: str | Path, tasks_file: str | Path | None) -> tuple[T
             f"{tasks_file}; use the root's task file, or build into a new root"
         )
     return own if given is None else given
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_root_tasks(fn: F) -> F:
+    """Run ``fn`` with the task set of its ``root`` argument in force (a root built with a task
+    file has its own classes). The one decorator every entry point that reads a root wears."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        root = sig.bind_partial(*args, **kwargs).arguments.get("root")
+        with using(tasks_for_root(root) if root is not None else None):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -8,9 +8,11 @@ from pathlib import Path
 from uirbench.data.index import read_index
 from uirbench.data.layout import SHARDS_DIR, SPLITS
 from uirbench.data.shards import SHARDS_MANIFEST
+from uirbench.data.task_file import with_root_tasks
 from uirbench.io import sha256_file
 
 
+@with_root_tasks
 def verify(root: str | Path) -> list[str]:
     """Every difference between the files and what the index and shards.json record.
 

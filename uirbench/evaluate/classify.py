@@ -21,10 +21,16 @@ import pandas as pd
 import torch
 
 from uirbench.data.shardset import ShardSet
+from uirbench.data.task_file import with_root_tasks
 from uirbench.models.daclip_view import eval_view, image_views, official_precision
-from uirbench.tasks import TASKS
+from uirbench.tasks import all_tasks
 
-ROW_COLUMNS = ["model", *[t.id for t in TASKS], "average_macro", "average_micro"]
+AVERAGE_COLUMNS = ["average_macro", "average_micro"]
+
+
+def row_columns() -> list[str]:
+    """Table 4 columns for the task set in force (the ten, or a root's own tasks)."""
+    return ["model", *[t.id for t in all_tasks()], *AVERAGE_COLUMNS]
 
 
 def model_view(model: Any) -> dict[str, int]:
@@ -33,6 +39,7 @@ def model_view(model: Any) -> dict[str, int]:
 
 
 @torch.no_grad()
+@with_root_tasks
 def predict_logits(
     model: Any,
     root: str | Path,
@@ -55,7 +62,8 @@ def predict_logits(
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
     with official_precision(device):
-        texts = encode_texts(model, [t.degradation for t in TASKS], device=device)
+        # One text per task in force: a root built with a task file adds its own classes.
+        texts = encode_texts(model, [t.degradation for t in all_tasks()], device=device)
     view = model_view(model)
     grid = view["grid"] if grid is None else int(grid)
     align = view.get("align", 1) if align is None else int(align)
@@ -104,11 +112,12 @@ def predict_split(
     return logits.argmax(dim=1), truth, keys
 
 
+@with_root_tasks
 def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.DataFrame:
     """Per task: correct, total, accuracy (%) — one row per task present in the split."""
     pred, truth, _ = predict_split(model, root, split, **kw)
     rows = []
-    for task in TASKS:
+    for task in all_tasks():
         mask = truth == task.index
         total = int(mask.sum())
         if total:
@@ -127,7 +136,7 @@ def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.Da
 def table_row(name: str, per_task: pd.DataFrame) -> dict[str, Any]:
     """One Table 4 row from :func:`classify_split`'s output."""
     row: dict[str, Any] = {"model": name}
-    for task in TASKS:
+    for task in all_tasks():
         hit = per_task[per_task["task"] == task.id]
         row[task.id] = float(hit["accuracy"].iloc[0]) if len(hit) else float("nan")
     row["average_macro"] = float(per_task["accuracy"].mean())
@@ -135,6 +144,7 @@ def table_row(name: str, per_task: pd.DataFrame) -> dict[str, Any]:
     return row
 
 
+@with_root_tasks
 def classification_table(
     model: Any,
     root: str | Path,
@@ -146,20 +156,21 @@ def classification_table(
     """Table 4 layout: a zero-shot row (the frozen CLIP inside ``model``) and the DA-CLIP row."""
     rows = []
     if zero_shot_row:
-        rows.append(
-            table_row("CLIP (zero-shot)", classify_split(model, root, split, zero_shot=True, **kw))
-        )
+        zero_shot = classify_split(model, root, split, zero_shot=True, **kw)
+        rows.append(table_row("CLIP (zero-shot)", zero_shot))
     rows.append(table_row(name, classify_split(model, root, split, **kw)))
-    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return pd.DataFrame(rows, columns=row_columns())
 
 
 def to_markdown(table: pd.DataFrame, caption: str = "") -> str:
     """A Markdown table with task display names and one decimal, as the paper prints it."""
-    heads = ["Model", *[t.folder for t in TASKS], "Average (macro)", "Average (micro)"]
+    task_cols = [c for c in table.columns if c != "model" and c not in AVERAGE_COLUMNS]
+    folder = {t.id: t.folder for t in all_tasks()}
+    heads = ["Model", *[folder.get(c, c) for c in task_cols], "Average (macro)", "Average (micro)"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for _, r in table.iterrows():
         cells = [str(r["model"])] + [
-            "-" if pd.isna(r[c]) else f"{r[c]:.1f}" for c in ROW_COLUMNS[1:]
+            "-" if pd.isna(r[c]) else f"{r[c]:.1f}" for c in [*task_cols, *AVERAGE_COLUMNS]
         ]
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"

@@ -22,12 +22,13 @@ import pandas as pd
 
 from uirbench.data.index import read_index
 from uirbench.data.layout import INDEX_NAME
+from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
 from uirbench.evaluate.pairing import pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
 from uirbench.io import read_image, sha256_file, write_png
-from uirbench.tasks import TASKS, parse_tasks
+from uirbench.tasks import all_tasks, parse_tasks
 
 
 def score_pair(
@@ -159,7 +160,7 @@ def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) 
             f"{root}/index.parquet has no val pairs for tasks {', '.join(selected)}; "
             "check --tasks or build the val split"
         )
-    order = {t.id: i for i, t in enumerate(TASKS)}
+    order = {t.id: i for i, t in enumerate(all_tasks())}
     rows = rows.assign(_o=rows["task"].map(order)).sort_values(["_o", "key"])
     if limit_per_task:
         rows = rows.groupby("task", sort=False).head(limit_per_task)
@@ -167,6 +168,7 @@ def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) 
     return rows.drop(columns="_o").reset_index(drop=True)
 
 
+@with_root_tasks
 def run(
     root: str | Path | None,
     out: str | Path,

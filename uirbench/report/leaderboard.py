@@ -53,8 +53,9 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
         fid_note = f"FID from fewer images than feature dims on {len(few)} task(s)" if few else ""
         for task, vals in per_task.items():
             tid = "average" if task == "Average (macro)" else task
-            if tid not in TASK_IDS and tid != "average":
+            if task == "Average (micro)":
                 continue  # the micro average is not a paper column
+            # Tasks beyond the ten (a --tasks-file root, a --gt group) become columns too.
             for metric, v in vals.items():
                 if metric == "n" or v is None:
                     continue
@@ -94,6 +95,12 @@ def _tolerance(texts: list[str]) -> float:
     return 10.0**-d + 1e-9
 
 
+def task_columns(long: pd.DataFrame) -> list[str]:
+    """The ten tasks in paper order, then tasks of the user's (task files) in the order found."""
+    found = [t for t in dict.fromkeys(long["task"]) if t != "average"]
+    return TASK_IDS + [t for t in found if t not in TASK_IDS]
+
+
 def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None) -> pd.DataFrame:
     """Methods x tasks + Average (+ Mean of tasks and Note where a published average is off)."""
     sub = long[long["metric"] == metric]
@@ -108,7 +115,7 @@ def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None
     for (source, method), g in sub.groupby(["source", "method"], sort=False):
         by_task = {r.task: r for r in g.itertuples()}
         row: dict[str, object] = {"Method": method, "Source": source}
-        for t in TASK_IDS:
+        for t in task_columns(sub):
             r = by_task.get(t)
             row[t] = _fmt(metric, r.value, r.text, r.decimals) if r is not None else ""
         avg = by_task.get("average")
@@ -250,7 +257,7 @@ def plot(
     from uirbench.report.radar import method_colors, radar, radar_row
 
     long, _ = merged_long(results, include_paper, manifests)
-    long = long[long["task"].isin(TASK_IDS)]
+    long = long[long["task"] != "average"]  # radar axes: the ten, then any task of the user's
     if methods:
         wanted = [m.strip() for m in methods.split(",") if m.strip()]
     elif include_paper:

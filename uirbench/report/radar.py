@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from uirbench.io import atomic_path
-from uirbench.tasks import TASKS
+from uirbench.tasks import TASK_IDS
 
 
 def _axis_scale(vals: np.ndarray, higher_better: bool) -> tuple[float, float]:
@@ -35,11 +35,12 @@ def _label(v: float) -> str:
 
 
 def _draw(ax, data: pd.DataFrame, metric: str, higher_better: bool, colors: dict) -> None:
-    tasks = list(TASKS)
+    # One axis per task: the ten (always, in paper order), then tasks of the user's (task files).
+    tasks = [*TASK_IDS, *(c for c in data.columns if c not in TASK_IDS)]
     n = len(tasks)
     angles = [2 * math.pi * i / n for i in range(n)]
-    data = data.reindex(columns=[t.id for t in tasks]).astype(float)
-    scales = [_axis_scale(data[t.id].to_numpy(), higher_better) for t in tasks]
+    data = data.reindex(columns=tasks).astype(float)
+    scales = [_axis_scale(data[t].to_numpy(), higher_better) for t in tasks]
     ax.set_theta_offset(math.pi / 2)  # first task at the top, then clockwise
     ax.set_theta_direction(-1)
     ax.set_ylim(0, 1.0)
@@ -48,7 +49,7 @@ def _draw(ax, data: pd.DataFrame, metric: str, higher_better: bool, colors: dict
     ax.set_xticks(angles)
     labels = []
     for t, (_worst, best) in zip(tasks, scales, strict=True):
-        name = "JPEG" if t.id == "jpeg" else t.id.capitalize()
+        name = "JPEG" if t == "jpeg" else t.capitalize()
         labels.append(f"{name}\n{_label(best)}")
     ax.set_xticklabels(labels, fontsize=7)
     ax.grid(alpha=0.35)
@@ -56,7 +57,7 @@ def _draw(ax, data: pd.DataFrame, metric: str, higher_better: bool, colors: dict
     for method, row in data.iterrows():
         r = []
         for t, (worst, best) in zip(tasks, scales, strict=True):
-            v = row[t.id]
+            v = row[t]
             r.append(np.nan if not np.isfinite(v) else (v - worst) / (best - worst))
         r = np.clip(np.array(r, dtype=float), 0, 1)
         ang = np.array([*angles, 2 * math.pi])  # close the polygon without sweeping back

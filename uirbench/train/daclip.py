@@ -29,10 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from uirbench.data.shardset import ShardSet
+from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.classify import classify_split
 from uirbench.io import append_text, atomic_write_text, read_jsonl
 from uirbench.models.daclip_view import eval_view, offset_range
+from uirbench.tasks import using
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -405,6 +407,13 @@ def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:
 
 
 def train(recipe: dict, log: Any = print) -> dict:
+    """Run (or resume) a training run with the root's task set in force (see :func:`_train`)."""
+    root = recipe.get("data", {}).get("root")
+    with using(tasks_for_root(root) if root else None):
+        return _train(recipe, log)
+
+
+def _train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
     from uirbench.models.daclip import build_daclip, encode_texts, load_config, read_daclip_state
     from uirbench.train import amp, ddp
@@ -514,8 +523,10 @@ def train(recipe: dict, log: Any = print) -> dict:
     )
     if env.is_main:
         log(
-            f"DA-CLIP {cfg['model']}: {n} train samples ({train_data.uncaptioned} without caption:"
-            f" degradation text used), {len(texts)} texts embedded once in {text_seconds:.1f}s, "
+            f"DA-CLIP {cfg['model']}: {n} train samples of "
+            f"{len(set(train_data.classes.tolist()))} classes ({train_data.uncaptioned} without "
+            f"caption: degradation text used), {len(texts)} texts embedded once in "
+            f"{text_seconds:.1f}s, "
             f"{world_desc(env)}, global batch {G}, steps {start}->{stop} of {total_steps}, "
             f"amp {amp_dtype}"
         )

@@ -25,8 +25,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
 from uirbench.io import append_text, atomic_write_text, read_jsonl
+from uirbench.tasks import using
 
 DEFAULTS: dict[str, Any] = {
     "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
@@ -297,6 +299,13 @@ def _find_resume(cfg: dict, log: Any = None) -> Path | None:
 
 
 def train(recipe: dict, log: Any = print) -> dict:
+    """Run (or resume) a training run with the root's task set in force (see :func:`_train`)."""
+    root = recipe.get("data", {}).get("root")
+    with using(tasks_for_root(root) if root else None):
+        return _train(recipe, log)
+
+
+def _train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training; returns a summary with the last validation PSNRs."""
     from uirbench.restore import (
         ModelRestorer,
