@@ -17,6 +17,8 @@ def build_data(
         "--preset",
         help="demo: offline, from photos shipped in packages (seconds). "
         "uir10: the paper's benchmark from the upstream datasets (see docs/datasets.md). "
+        "aio3: the AirNet/PromptIR three-task setting (CBSD68 sigma 15/25/50, Rain100L, SOTS "
+        "outdoor; its own five tasks; docs/benchmarks.md). "
         "daclip-val: the official validation zip, the paper's exact test pairs (--splits val).",
     ),
     from_dir: Path | None = typer.Option(
@@ -66,6 +68,8 @@ def build_data(
       uirbench build-data --preset demo --root data/demo
       uirbench build-data --preset uir10 --tasks noisy,jpeg --splits val --root data/uir10
         --mirror ../shared/data
+      uirbench build-data --preset aio3 --tasks noisy-15,noisy-25,noisy-50 --splits val
+        --root data/aio3 --mirror ../shared/data
       uirbench build-data --from ~/photos --root data/mine
       uirbench build-data --from ~/photos --tasks-file my_tasks.yaml --root data/mine11
     """

@@ -33,7 +33,11 @@ from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_file
 from uirbench.tasks import Task, all_tasks, parse_tasks, using
 
-PRESETS = ("demo", "uir10", "daclip-val")
+PRESETS = ("demo", "uir10", "aio3", "daclip-val")
+# Presets built from a benchmark manifest (uirbench/manifests/<name>.yaml). A setting other than
+# uir10 names its own task set (the manifest's ``tasks_file``), which the root keeps like a
+# user's --tasks-file: its tasks are the default --tasks and every later command's tasks.
+BENCHMARK_PRESETS = ("uir10", "aio3")
 
 
 @dataclass
@@ -82,10 +86,10 @@ def make_plan(
         return plan_folder(Path(from_dir), tasks, splits, seed, val_fraction)
     if preset == "demo":
         return plan_demo(tasks, splits, seed)
-    if preset == "uir10":
+    if preset in BENCHMARK_PRESETS:
         from uirbench.data.uir10 import plan_uir10
 
-        return plan_uir10(tasks, splits, seed, raw_root, mirror)
+        return plan_uir10(tasks, splits, seed, raw_root, mirror, benchmark=preset)
     if preset == "daclip-val":
         from uirbench.data.uir10 import plan_daclip_val
 
@@ -188,6 +192,10 @@ def build(
     ``tasks_file``: user tasks (:mod:`uirbench.data.task_file`); the root keeps a copy, and a
     root built with one task set refuses a different one (class indices would change meaning).
     """
+    if tasks_file is None and kw.get("preset") in BENCHMARK_PRESETS:
+        from uirbench.data.uir10 import preset_tasks_file
+
+        tasks_file = preset_tasks_file(kw["preset"])
     task_set = resolve_task_set(root, tasks_file)
     with using(task_set):
         if task_set is not None:

@@ -7,8 +7,8 @@ Manifests are read with ``yaml.safe_load`` and validated against JSON schemas
 in a manifest may escape the data root (absolute paths, ``..``, backslashes are refused).
 
 - ``uirbench/manifests/<source>.yaml``: one upstream source (:func:`load_source`).
-- ``uirbench/manifests/uir10.yaml``: the benchmark, task x split -> sources, adapter options,
-  synthesis (:func:`load_benchmark`).
+- ``uirbench/manifests/uir10.yaml`` (and ``aio3.yaml``, the AirNet/PromptIR setting): a benchmark,
+  task x split -> sources, adapter options, synthesis (:func:`load_benchmark`).
 
 The manifests folder is ``$UIRBENCH_HOME/manifests`` if set, else the packaged
 ``uirbench/manifests/`` (see :mod:`uirbench.paths`).
@@ -29,7 +29,7 @@ import yaml
 from uirbench import paths
 from uirbench.errors import UirbenchError
 
-BENCHMARK_NAMES = ("uir10",)
+BENCHMARK_NAMES = ("uir10", "aio3")
 _NOT_SOURCES = {"demo", *BENCHMARK_NAMES}
 
 

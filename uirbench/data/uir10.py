@@ -1,4 +1,5 @@
-"""Plan the paper's benchmark (``--preset uir10``) from ``uirbench/manifests/uir10.yaml``.
+"""Plan a benchmark preset from its manifest: ``--preset uir10`` (``uirbench/manifests/uir10.yaml``,
+the paper's), ``aio3`` (the AirNet / PromptIR three-task setting, ``aio3.yaml``).
 
 Each (task, split) comes from :func:`uirbench.data.sources.resolve.benchmark_pairs`, which fetches
 and verifies the sources (mirror first) and pairs their files by name. A task whose sources are
@@ -18,19 +19,29 @@ from uirbench.errors import UirbenchError
 from uirbench.tasks import Task
 
 
+def preset_tasks_file(name: str) -> Path | None:
+    """The task file of a benchmark preset (its manifest's ``tasks_file``); None: the ten."""
+    from uirbench.data.manifest import load_benchmark, manifests_dir
+
+    rel = load_benchmark(name).get("tasks_file")
+    return manifests_dir() / rel if rel else None
+
+
 def plan_uir10(
     tasks: Sequence[Task],
     splits: Sequence[str],
     seed: int,
     raw_root: Path,
     mirror: str | Path | None,
+    benchmark: str = "uir10",
 ) -> Plan:
+    """Jobs of ``benchmark`` (any benchmark manifest; uir10 by default) for tasks x splits."""
     from uirbench.data.sources.resolve import benchmark_pairs
 
     plan = Plan(jobs=[])
     for task in tasks:
         for split in splits:
-            sp = benchmark_pairs(task.id, split, raw_root, mirror)
+            sp = benchmark_pairs(task.id, split, raw_root, mirror, benchmark=benchmark)
             bank = None
             if sp.masks:
                 bank = f"{task.id}/{split}"

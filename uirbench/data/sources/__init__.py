@@ -65,7 +65,15 @@ def get_adapter(name: str) -> Adapter:
 
 
 def _load_all() -> None:
-    from uirbench.data.sources import celebahq, daclip_val, folder, gt_only, masks, paired  # noqa: F401
+    from uirbench.data.sources import (  # noqa: F401
+        aio,
+        celebahq,
+        daclip_val,
+        folder,
+        gt_only,
+        masks,
+        paired,
+    )
 
 
 def list_masks(src_dir: str | Path) -> list[Path]:

@@ -47,9 +47,13 @@ def benchmark_pairs(
 ) -> SplitPairs:
     """Fetch (or reuse) the sources of ``task``/``split`` and return its pairs and synthesis."""
     task_id = get_task(task).id
-    spec = load_benchmark(benchmark, manifests)["tasks"].get(task_id, {}).get(split)
+    bench_tasks = load_benchmark(benchmark, manifests)["tasks"]
+    spec = bench_tasks.get(task_id, {}).get(split)
     if spec is None:
-        raise UirbenchError(f"benchmark {benchmark!r} has no {task_id}/{split} entry")
+        raise UirbenchError(
+            f"benchmark {benchmark!r} has no {task_id}/{split} entry; its tasks: "
+            f"{', '.join(bench_tasks)} (check --tasks)"
+        )
     pairs: list[tuple[str, SourcePair]] = []
     for entry in spec["sources"]:
         name = entry["source"]

@@ -10,19 +10,28 @@ import numpy as np
 
 
 def gaussian_noise(
-    gt: np.ndarray, rng: np.random.Generator, sigma: float = 50.0
+    gt: np.ndarray, rng: np.random.Generator, sigma: float = 50.0, quantize: str = "round"
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """GT + N(0, sigma) per pixel and channel, in float32, clipped to [0, 255], rounded.
+    """GT + N(0, sigma) per pixel and channel, in float32, clipped to [0, 255], then quantised.
 
-    float32 (not float64) halves the memory traffic; rounding is to nearest-even (``np.rint``).
-    Unlike the official script (clip in [0, 1] then truncate), rounding keeps the noise zero-mean.
+    ``quantize="round"`` (uir10): nearest-even (``np.rint``), which keeps the noise zero-mean.
+    ``quantize="truncate"`` (aio3): ``np.clip(gt + n * sigma, 0, 255).astype(np.uint8)`` as
+    AirNet's and PromptIR's ``DenoiseTestDataset._add_gaussian_noise`` do: it drops the fraction,
+    so the noisy image is on average ~0.5 grey levels darker than the GT.
+    float32 (not float64) halves the memory traffic.
     """
+    if quantize not in ("round", "truncate"):
+        raise ValueError(f"noise: quantize must be 'round' or 'truncate', got {quantize!r}")
     noise = rng.standard_normal(gt.shape, dtype=np.float32)
     noise *= np.float32(sigma)
     noise += gt
-    np.rint(noise, out=noise)
+    if quantize == "round":
+        np.rint(noise, out=noise)
     np.clip(noise, 0, 255, out=noise)
-    return noise.astype(np.uint8), {"sigma": float(sigma)}
+    used: dict[str, Any] = {"sigma": float(sigma)}
+    if quantize != "round":  # uir10 rows keep their params (and index bytes) unchanged
+        used["quantize"] = quantize
+    return noise.astype(np.uint8), used
 
 
 def jpeg(

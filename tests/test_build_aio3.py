@@ -1,0 +1,115 @@
+"""``--preset aio3``: the AirNet / PromptIR three-task setting builds like uir10.
+
+The denoising test sets come from the same CBSD68 files as uir10's noisy task (one fetch into
+``<raw root>/cbsd68``), with truncated noise as the official ``DenoiseTestDataset``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uirbench.data.build import build
+from uirbench.data.index import read_index
+from uirbench.data.manifest import load_benchmark
+from uirbench.data.synth import apply
+from uirbench.data.task_file import load_task_file, tasks_for_root
+from uirbench.data.uir10 import preset_tasks_file
+from uirbench.data.verify import verify
+from uirbench.errors import UirbenchError
+from uirbench.io import read_image
+from uirbench.tasks import get_task, using
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_aio3_manifest_tasks_and_noise() -> None:
+    b = load_benchmark("aio3")
+    task_set = load_task_file(preset_tasks_file("aio3"))
+    assert (
+        [t.id for t in task_set]
+        == list(b["tasks"])
+        == [
+            "noisy-15",
+            "noisy-25",
+            "noisy-50",
+            "rainy-light",
+            "hazy-outdoor",
+        ]
+    )
+    assert preset_tasks_file("uir10") is None  # uir10 is the built-in ten
+    for s in (15, 25, 50):
+        val = b["tasks"][f"noisy-{s}"]["val"]
+        assert val["sources"] == [{"source": "cbsd68"}]  # the uir10 noisy GT source, shared
+        assert val["synth"] == {"op": "noise", "params": {"sigma": s, "quantize": "truncate"}}
+    assert b["profile"] == "promptir"
+    # the setting's own classes (0-4) and degradation texts (DA-CLIP shards)
+    with using(task_set):
+        assert [get_task(t).index for t in b["tasks"]] == [0, 1, 2, 3, 4]
+        assert get_task("noisy-50").degradation == "noisy"
+        assert get_task("rainy-light").degradation == "rainy"
+        assert get_task("hazy-outdoor").folder == "hazy-outdoor"
+
+
+def test_truncated_noise_is_the_official_formula() -> None:
+    gt = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    lq, used = apply("noise", gt, 7, sigma=25, quantize="truncate")
+    assert used == {"sigma": 25.0, "quantize": "truncate"}
+    # same draws, as AirNet/PromptIR write it: np.clip(clean + noise * sigma, 0, 255).astype(uint8)
+    noise = np.random.Generator(np.random.PCG64(7)).standard_normal(gt.shape, dtype=np.float32)
+    want = np.clip(gt + noise * np.float32(25), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(lq, want)
+    rounded, used_r = apply("noise", gt, 7, sigma=25)
+    assert used_r == {"sigma": 25.0}  # uir10's params (and index bytes) unchanged
+    # truncation darkens: about -0.5 grey levels on average where nothing clips
+    mid = (gt > 80) & (gt < 175)
+    shift = lq[mid].astype(float).mean() - rounded[mid].astype(float).mean()
+    assert -0.6 < shift < -0.4
+    with pytest.raises(ValueError, match="quantize"):
+        apply("noise", gt, 7, sigma=25, quantize="floor")
+
+
+def test_aio3_unknown_task_names_the_setting_tasks(tmp_path: Path) -> None:
+    with pytest.raises(
+        UirbenchError, match="unknown task 'noisy'; known tasks: noisy-15, noisy-25"
+    ):
+        build(tmp_path / "r", preset="aio3", tasks="noisy", splits="val")
+
+
+def test_aio3_denoising_from_mirror_is_deterministic_and_verifies(tmp_path: Path) -> None:
+    if not (SHARED / "CBSD68").is_dir():
+        pytest.skip("reference data (../shared/data) not on this machine")
+    raw = tmp_path / "raw"  # one raw root for both builds: CBSD68 is fetched once
+    kw = dict(preset="aio3", tasks="noisy-25", splits="val", mirror=SHARED, raw_root=raw)
+    a = build(tmp_path / "a", workers=1, **kw)
+    b = build(tmp_path / "b", workers=1, **kw)
+    assert a.counts == b.counts == {("noisy-25", "val"): 68}
+    assert verify(tmp_path / "a") == [] and verify(tmp_path / "b") == []
+
+    def listing(root: Path) -> list[Path]:
+        return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+    files = listing(tmp_path / "a")
+    assert files == listing(tmp_path / "b")
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    # the root keeps the setting's task set, so evaluate & co. see aio3's five tasks
+    assert [t.id for t in tasks_for_root(tmp_path / "a")][:3] == [
+        "noisy-15",
+        "noisy-25",
+        "noisy-50",
+    ]
+    df = read_index(tmp_path / "a")
+    assert set(df["task"]) == {"noisy-25"} and set(df["source"]) == {"cbsd68"}
+    row = df.iloc[0]
+    assert row["lq_path"] == f"val/noisy-25/LQ/{row['stem']}.png"
+    # the GT is the upstream file, unchanged; the LQ is its truncated sigma-25 noise
+    assert (tmp_path / "a" / row["gt_path"]).read_bytes() == (
+        SHARED / "CBSD68" / f"{row['stem']}.png"
+    ).read_bytes()
+    gt = read_image(tmp_path / "a" / row["gt_path"])
+    lq, _ = apply("noise", gt, int(row["seed"]), sigma=25, quantize="truncate")
+    np.testing.assert_array_equal(read_image(tmp_path / "a" / row["lq_path"]), lq)
+    assert [p.name for p in raw.iterdir() if not p.name.startswith(".")] == ["cbsd68"]
