@@ -258,3 +258,58 @@ def test_export_reproduces_table2(tmp_path, sub):
         parts = ln.split()
         row = ours[" ".join(parts[:-4])]
         assert [row[m] for m in ("psnr", "ssim", "lpips", "fid")] == parts[-4:]
+
+
+def test_subset_beside_paper_rows_is_refused_then_flagged_and_never_bold(tmp_path):
+    from uirbench.errors import UirbenchError
+    from uirbench.tasks import TASK_IDS
+
+    psnr = {t: 20.0 for t in TASK_IDS} | {"jpeg": 28.14}  # above every paper JPEG PSNR (27.13)
+    res = fake_results(tmp_path / "sub", "quick", psnr)
+    j = json.loads((res / "results.json").read_text())
+    j["subset"] = "first 1 val pairs per task (not the full val split)"
+    (res / "results.json").write_text(json.dumps(j))
+    with pytest.raises(
+        UirbenchError, match=r"not comparable.*quick \(subset: first 1.*--allow-mixed"
+    ):
+        export([res], tmp_path / "o", fmt="md", include_paper=True, metrics="psnr")
+
+    kw = {"include_paper": True, "metrics": "psnr", "allow_mixed": True}
+    (csv_path,) = export([res], tmp_path / "o", fmt="csv", **kw)
+    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False).set_index("Method")
+    assert df.loc["quick", "Flags"].startswith("subset: first 1 val pairs")
+    assert (df.drop(index="quick")["Flags"] == "").all()  # paper rows are not flagged
+
+    (md,) = export([res], tmp_path / "o", fmt="md", **kw)
+    text = md.read_text()
+    row = next(ln for ln in text.splitlines() if ln.startswith("| quick †"))
+    assert "28.14" in row and "**" not in row
+    nafnet = next(ln for ln in text.splitlines() if ln.startswith("| NAFNet+DA-CLIP |"))
+    assert "**27.13**" in nafnet  # the best comparable JPEG PSNR keeps the bold
+    assert "† Not comparable" in text and "- quick: subset: first 1" in text
+
+    (tex,) = export([res], tmp_path / "o", fmt="tex", **kw)
+    text = tex.read_text()
+    assert r"quick$^\dagger$" in text and r"\textbf{27.13}" in text
+    assert r"\textbf{28.14}" not in text and r"subset: first 1" in text
+
+
+def test_comparability_flags_name_each_reason():
+    from uirbench.report.leaderboard import comparability_flags
+
+    ok = {"profile": {"name": "daclip"}, "dataset": {"kind": "root", "sources": ["cbsd68"]}}
+    assert comparability_flags(ok) == []
+    assert (
+        "GT folder /g" in comparability_flags(ok | {"dataset": {"kind": "folder", "gt": "/g"}})[0]
+    )
+    demo = ok | {"dataset": {"kind": "root", "sources": ["demo"]}}
+    assert "demo root" in comparability_flags(demo)[0]
+    frm = ok | {"dataset": {"kind": "root", "sources": ["from"]}}
+    assert "--from" in comparability_flags(frm)[0]
+    assert "random-init" in comparability_flags(ok | {"random_init": True})[0]
+    untrained = ok | {"source": {"kind": "model", "model": "ours", "weights": None}}
+    assert "random-init" in comparability_flags(untrained)[0]
+    assert comparability_flags(ok | {"source": {"kind": "model", "model": "identity"}}) == []
+    assert comparability_flags(ok | {"profile": {"name": "y"}}) == [
+        "profile y, not the paper's daclip"
+    ]

@@ -26,6 +26,12 @@ def export(
         None, help="Paper table(s) to include, e.g. 'Table 6' (default: the unified Tables 6-9)."
     ),
     manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
+    allow_mixed: bool = typer.Option(
+        False,
+        help="With --include-paper, accept results not comparable with the paper's rows "
+        "(another dataset, a subset, a random-init model, another profile): they are flagged "
+        "(Flags column, dagger + footnote) and never bold.",
+    ),
 ) -> None:
     """One table per metric: methods x ten tasks + Average; flags inconsistent averages.
 
@@ -45,6 +51,7 @@ def export(
         metrics=metrics,
         source=source,
         manifests=manifests,
+        allow_mixed=allow_mixed,
     )
     con = Console()
     for p in written:
@@ -58,6 +65,9 @@ def plot(
     metrics: str | None = typer.Option(None, help="Comma list (default: every metric present)."),
     methods: str | None = typer.Option(None, help="Comma list of methods to draw."),
     manifests: Path | None = typer.Option(None, help="Folder of reference CSVs."),
+    allow_mixed: bool = typer.Option(
+        False, help="With --include-paper, accept flagged results (labelled with a dagger)."
+    ),
 ) -> None:
     """Radar chart per metric over the ten tasks (outward is better), PNG and SVG.
 
@@ -75,6 +85,7 @@ def plot(
         metrics=metrics,
         methods=methods,
         manifests=manifests,
+        allow_mixed=allow_mixed,
     )
     for p in written:
         Console().print(f"wrote {p}", highlight=False)

@@ -40,8 +40,38 @@ def _results_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+PAPER_PROFILE = "daclip"
+FLAGS = "Flags"
+
+
+def comparability_flags(res: dict) -> list[str]:
+    """Why a result is not comparable with the paper's rows (empty when it is, as far as the
+    results.json says): another dataset, a subset, an untrained model or another profile."""
+    flags = []
+    ds = res.get("dataset") or {}
+    sources = set(ds.get("sources") or [])
+    if ds.get("kind") == "folder":
+        flags.append(f"GT folder {ds.get('gt')}, not the benchmark's val set")
+    elif "demo" in sources:
+        flags.append("demo root (packaged photos, stand-in tasks), not the benchmark's val set")
+    elif "from" in sources:
+        flags.append("root built with build-data --from, not the benchmark's val set")
+    if res.get("subset"):
+        flags.append(f"subset: {res['subset']}")
+    src = res.get("source") or {}
+    untrained = src.get("kind") == "model" and src.get("model") != "identity"
+    untrained = untrained and not src.get("weights") and not src.get("weights_sha256")
+    if res.get("random_init") or untrained:
+        flags.append("random-init model (no trained weights)")
+    profile = (res.get("profile") or {}).get("name")
+    if profile != PAPER_PROFILE:
+        flags.append(f"profile {profile}, not the paper's {PAPER_PROFILE}")
+    return flags
+
+
 def load_results(paths: list[Path]) -> pd.DataFrame:
-    """Evaluated rows in the reference's long format (source = 'uirbench <profile>')."""
+    """Evaluated rows in the reference's long format (source = 'uirbench <profile>'), each with
+    its comparability flags (``flags``)."""
     rows = []
     for f in _results_files(paths):
         try:
@@ -49,6 +79,7 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
             per_task, method, profile = res["per_task"], res["method"], res["profile"]["name"]
         except (ValueError, KeyError) as exc:
             raise UirbenchError(f"{f}: not a uirbench results.json ({exc})") from None
+        flags = "; ".join(comparability_flags(res))
         few = [t for t, x in (res.get("fid_samples") or {}).items() if x["n"] < x["dims"]]
         fid_note = f"FID from fewer images than feature dims on {len(few)} task(s)" if few else ""
         for task, vals in per_task.items():
@@ -73,9 +104,11 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
                         "decimals": None,
                         "paper": str(f),
                         "note": fid_note if metric == "fid" else "",
+                        "flags": flags,
                     }
                 )
-    return pd.DataFrame(rows, columns=[*ref.COLUMNS, "text", "decimals", "paper", "note"])
+    cols = [*ref.COLUMNS, "text", "decimals", "paper", "note", "flags"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _fmt(metric: str, value: float, text: str | None = None, decimals: int | None = None) -> str:
@@ -143,8 +176,12 @@ def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None
         if "note" in g:
             notes += [n for n in dict.fromkeys(g["note"].dropna()) if n]
         row["Note"] = "; ".join(notes)
+        flags = g["flags"].fillna("") if "flags" in g else []
+        row[FLAGS] = "; ".join(f for f in dict.fromkeys(flags) if f)
         out.append(row)
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    # The column only where a row is flagged (paper-only tables stay as printed).
+    return table if table[FLAGS].astype(bool).any() else table.drop(columns=FLAGS)
 
 
 def paper_table(reference: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str | None]:
@@ -197,11 +234,28 @@ def _select_metrics(long: pd.DataFrame, metrics: str | None) -> list[str]:
 
 
 def merged_long(
-    results: list[Path], include_paper: bool, manifests: str | Path | None
+    results: list[Path],
+    include_paper: bool,
+    manifests: str | Path | None,
+    allow_mixed: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Evaluated rows (+ the unified per-task paper tables) in one long table."""
+    """Evaluated rows (+ the unified per-task paper tables) in one long table.
+
+    With the paper's rows, a result flagged by :func:`comparability_flags` is refused unless
+    ``allow_mixed``: a number beside the paper's reads as comparable with it.
+    """
     frames = [load_results(results)] if results else []
     reference = None
+    if include_paper and frames and not allow_mixed:
+        flagged = frames[0].drop_duplicates("paper")
+        flagged = flagged[flagged["flags"].astype(bool)]
+        if len(flagged):
+            listed = "; ".join(f"{r.method} ({r.flags})" for r in flagged.itertuples())
+            raise UirbenchError(
+                f"--include-paper: {len(flagged)} result(s) are not comparable with the paper's "
+                f"rows: {listed}. Export them without --include-paper, or pass --allow-mixed to "
+                "put them beside the paper's rows, flagged and never bold"
+            )
     if include_paper:
         reference = ref.load_reference(manifests)
         keep = set(ref.UNIFIED_TABLES.values()) | {"Table 4"}
@@ -220,8 +274,14 @@ def export(
     metrics: str | None = None,
     source: str | None = None,
     manifests: str | Path | None = None,
+    allow_mixed: bool = False,
 ) -> list[Path]:
-    """Write one table per metric (or the paper tables named in ``source``); return the paths."""
+    """Write one table per metric (or the paper tables named in ``source``); return the paths.
+
+    Flagged results (another dataset, a subset, random init, another profile) carry a Flags
+    column in CSV and a dagger plus footnote in Markdown/LaTeX, and are never bold against
+    unflagged rows.
+    """
     if fmt not in ("csv", "md", "tex"):
         raise UirbenchError(f"--format {fmt!r}: use csv, md or tex")
     out = Path(out)
@@ -237,7 +297,7 @@ def export(
                 )
             )
         return written
-    long, reference = merged_long(results, include_paper, manifests)
+    long, reference = merged_long(results, include_paper, manifests, allow_mixed)
     for m in _select_metrics(long, metrics):
         table = metric_table(long, m, reference)
         arrow = "higher is better" if higher_is_better(m) else "lower is better"
@@ -252,11 +312,14 @@ def plot(
     metrics: str | None = None,
     methods: str | None = None,
     manifests: str | Path | None = None,
+    allow_mixed: bool = False,
 ) -> list[Path]:
-    """Radar PNG + SVG per metric over the ten tasks, and all metrics in a row (Figure 6)."""
+    """Radar PNG + SVG per metric over the ten tasks, and all metrics in a row (Figure 6).
+
+    A flagged result's label ends with a dagger (see :func:`comparability_flags`)."""
     from uirbench.report.radar import method_colors, radar, radar_row
 
-    long, _ = merged_long(results, include_paper, manifests)
+    long, _ = merged_long(results, include_paper, manifests, allow_mixed)
     long = long[long["task"] != "average"]  # radar axes: the ten, then any task of the user's
     if methods:
         wanted = [m.strip() for m in methods.split(",") if m.strip()]
@@ -270,6 +333,8 @@ def plot(
         sub = long[(long["metric"] == m) & long["method"].isin(wanted)]
         paper = sub["source"].str.startswith("Table")
         label = sub["method"] + paper.map({True: " (paper)", False: ""})
+        if "flags" in sub:
+            label = label + sub["flags"].fillna("").astype(bool).map({True: " †", False: ""})
         wide = sub.assign(label=label).pivot_table(
             index="label", columns="task", values="value", aggfunc="first", sort=False
         )

@@ -13,7 +13,9 @@ from uirbench.tasks import TASKS
 
 TASK_LABELS = {t.id: t.id.replace("-", " ").title().replace(" ", "-") for t in TASKS}
 TASK_LABELS["jpeg"] = "JPEG"
-NUMERIC_SKIP = {"Method", "Source", "Note"}
+NUMERIC_SKIP = {"Method", "Source", "Note", "Flags"}
+FLAGS = "Flags"
+DAGGER = "†"
 
 
 def _num(s: object) -> float:
@@ -23,8 +25,22 @@ def _num(s: object) -> float:
         return math.nan
 
 
+def _flagged(table: pd.DataFrame) -> pd.Series:
+    """Rows whose result is not comparable with the others (a non-empty Flags cell)."""
+    if FLAGS not in table:
+        return pd.Series(False, index=table.index)
+    return table[FLAGS].fillna("").astype(str).str.len() > 0
+
+
 def _best(table: pd.DataFrame, metric: str | None) -> dict[str, float]:
-    """Best value per numeric column; columns are tasks of ``metric``, or metrics themselves."""
+    """Best value per numeric column; columns are tasks of ``metric``, or metrics themselves.
+
+    Flagged rows compete only when every row is flagged: a subset or a demo root never takes
+    the bold from a comparable row.
+    """
+    flagged = _flagged(table)
+    if not flagged.all():
+        table = table[~flagged]
     out = {}
     for c in table.columns:
         if c in NUMERIC_SKIP or c == "Mean of tasks":
@@ -40,11 +56,30 @@ def _header(c: str) -> str:
     return TASK_LABELS.get(c, c)
 
 
+def _footnote(table: pd.DataFrame) -> list[str]:
+    """(method, flags) lines for the flagged rows."""
+    flagged = _flagged(table)
+    return [f"{r['Method']}: {r[FLAGS]}" for _, r in table[flagged].iterrows()]
+
+
+def _bold_ok(table: pd.DataFrame) -> pd.Series:
+    flagged = _flagged(table)
+    return flagged if flagged.all() else ~flagged
+
+
 def _markdown(table: pd.DataFrame, title: str, best: dict[str, float]) -> str:
+    notes = _footnote(table)
+    ok = _bold_ok(table)
+    table = table.assign(
+        Method=[
+            f"{m} {DAGGER}" if f else m
+            for m, f in zip(table["Method"], _flagged(table), strict=True)
+        ]
+    )
     cols = [
         c
         for c in table.columns
-        if not (c in ("Mean of tasks", "Note") and not table[c].astype(bool).any())
+        if c != FLAGS and not (c in ("Mean of tasks", "Note") and not table[c].astype(bool).any())
     ]
     lines = [
         f"## {title}",
@@ -52,12 +87,15 @@ def _markdown(table: pd.DataFrame, title: str, best: dict[str, float]) -> str:
         "| " + " | ".join(_header(c) for c in cols) + " |",
         "|" + "|".join("---" if c in NUMERIC_SKIP else "---:" for c in cols) + "|",
     ]
-    for _, r in table.iterrows():
+    for i, r in table.iterrows():
         cells = []
         for c in cols:
             v = str(r[c])
-            cells.append(f"**{v}**" if c in best and _num(v) == best[c] else v)
+            cells.append(f"**{v}**" if ok[i] and c in best and _num(v) == best[c] else v)
         lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", f"{DAGGER} Not comparable with the unmarked rows (never bold against them):"]
+        lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -78,10 +116,12 @@ def _tex_escape(s: str) -> str:
 
 
 def _latex(table: pd.DataFrame, title: str, best: dict[str, float]) -> str:
+    notes = _footnote(table)
+    ok, flagged = _bold_ok(table), _flagged(table)
     cols = [
         c
         for c in table.columns
-        if not (c in ("Mean of tasks", "Note") and not table[c].astype(bool).any())
+        if c != FLAGS and not (c in ("Mean of tasks", "Note") and not table[c].astype(bool).any())
     ]
     spec = "".join("l" if c in NUMERIC_SKIP else "r" for c in cols)
     lines = [
@@ -91,13 +131,22 @@ def _latex(table: pd.DataFrame, title: str, best: dict[str, float]) -> str:
         " & ".join(_tex_escape(_header(c)) for c in cols) + r" \\",
         r"\midrule",
     ]
-    for _, r in table.iterrows():
+    for i, r in table.iterrows():
         cells = []
         for c in cols:
             v = _tex_escape(str(r[c]))
-            cells.append(f"\\textbf{{{v}}}" if c in best and _num(r[c]) == best[c] else v)
+            if c == "Method" and flagged[i]:
+                v += r"$^\dagger$"
+            elif ok[i] and c in best and _num(r[c]) == best[c]:
+                v = f"\\textbf{{{v}}}"
+            cells.append(v)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    if notes:
+        lines.append(
+            r"\par\footnotesize $^\dagger$ Not comparable with the unmarked rows (never bold "
+            r"against them): " + "; ".join(_tex_escape(n) for n in notes) + r"\par"
+        )
     return "\n".join(lines) + "\n"
 
 
