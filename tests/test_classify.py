@@ -187,3 +187,13 @@ def test_mixed_sizes_at_any_batch_size_equal_batch_size_one(mixed_root, model, g
     a = cl.classify_split(model, mixed_root, "val", batch_size=3, grid=grid)
     b = cl.classify_split(model, mixed_root, "val", batch_size=1, grid=grid)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_no_weights_at_all_needs_random_init():
+    from uirbench.errors import UirbenchError
+
+    with pytest.raises(UirbenchError, match=r"--weights .* --random-init"):
+        cl.load_model(None, MICRO, clip_weights="none")
+    with pytest.raises(UirbenchError, match=r"--weights .* --random-init"):
+        cl.load_model(None, "daclip_tiny")  # its config names no CLIP weights
+    assert cl.load_model(None, MICRO, random_init=True).random_init

@@ -200,6 +200,32 @@ def test_model_without_weights_is_flagged(root, tmp_path):
     finally:
         del BUILDERS["_half"]
     assert any("not results" in w for w in res["warnings"])
+    assert res["random_init"] is True and res["source"]["random_init"] is True
+
+
+def test_random_init_is_recorded_and_flagged_in_leaderboards(root, tmp_path):
+    from uirbench.models.registry import BUILDERS, Restorer
+    from uirbench.report.leaderboard import export
+
+    def build(weights=None, device="cpu", random_init=False, **_):
+        return Restorer("_rand", lambda x: x / 2, random_init=random_init)
+
+    BUILDERS["_rand"] = build
+    try:
+        kw = {"root": root, "model": "_rand", "metrics": "psnr", "tasks": "jpeg"}
+        flagged = run(out=tmp_path / "r", random_init=True, name="_rand untrained", **kw)
+        trained = run(out=tmp_path / "w", weights=str(root / "index.parquet"), **kw)
+    finally:
+        del BUILDERS["_rand"]
+    assert flagged["random_init"] is True and trained["random_init"] is False
+    saved = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert saved["random_init"] is True
+    (md,) = export([tmp_path / "r", tmp_path / "w"], tmp_path / "lb", fmt="md", metrics="psnr")
+    lines = md.read_text().splitlines()
+    rows = [line for line in lines if line.startswith("| _rand")]
+    assert len(rows) == 2
+    assert ["\u2020" in line for line in rows] == ["untrained" in line for line in rows]  # dagger
+    assert "- _rand untrained: random-init model (no trained weights)" in lines
 
 
 def test_pointing_outputs_at_a_dataset_split_gives_a_hint(root, tmp_path):

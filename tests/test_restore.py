@@ -49,7 +49,7 @@ def _fast(cfg_name: str, steps: int = 2) -> dict:
 
 @pytest.mark.parametrize("name", list(TINY))
 def test_registered_models_restore(name: str, daclip) -> None:
-    r = build_restorer(name, config=_fast(TINY[name]), daclip=daclip)
+    r = build_restorer(name, config=_fast(TINY[name]), daclip=daclip, random_init=True)
     x = torch.rand(2, 3, 37, 50)
     y = r.restore(x)
     assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
@@ -63,9 +63,28 @@ def test_registered_models_restore(name: str, daclip) -> None:
         assert not r.uses_daclip
 
 
-def test_daclip_model_without_daclip_is_a_clear_error() -> None:
+def test_daclip_model_without_daclip_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "official.pth"  # network weights only: nothing says which DA-CLIP
+    torch.save(build_network(load_model_config("irsde_daclip_tiny")).state_dict(), path)
     with pytest.raises(UirbenchError, match="needs DA-CLIP"):
-        build_restorer("ours", config="irsde_daclip_tiny")
+        build_restorer("ours", weights=str(path), config="irsde_daclip_tiny")
+
+
+@pytest.mark.parametrize("name", ["ours", "irsde", "nafnet", "nafnet-daclip"])
+def test_no_weights_is_refused_unless_random_init(name: str) -> None:
+    with pytest.raises(UirbenchError, match=r"has no weights: pass --weights .* --random-init"):
+        build_restorer(name, config=TINY[name])
+    r = build_restorer(name, config=TINY[name], random_init=True)
+    assert r.random_init and (r.uses_daclip == (name in ("ours", "nafnet-daclip")))
+    assert not build_restorer("identity").random_init
+
+
+def test_a_daclip_spec_without_weights_is_refused_unless_random_init(tmp_path: Path) -> None:
+    path = tmp_path / "official.pth"
+    torch.save(build_network(load_model_config("irsde_daclip_tiny")).state_dict(), path)
+    spec = {"config": "daclip_tiny", "weights": None}
+    with pytest.raises(UirbenchError, match=r"DA-CLIP spec has no weights: pass --daclip"):
+        build_restorer("ours", weights=str(path), config="irsde_daclip_tiny", daclip=spec)
 
 
 def test_official_pth_with_module_prefix_loads_strictly(tmp_path: Path) -> None:
@@ -86,7 +105,7 @@ def test_irsde_sampling_is_seeded(daclip) -> None:
     x = torch.rand(1, 3, 32, 32)
     outs = []
     for seed in (1, 1, 2):
-        r = build_restorer("ours", config=cfg, daclip=daclip, seed=seed)
+        r = build_restorer("ours", config=cfg, daclip=daclip, seed=seed, random_init=True)
         r.model.load_state_dict(net.state_dict())
         outs.append(r.restore(x))
     assert torch.equal(outs[0], outs[1])
@@ -124,7 +143,7 @@ def _away_from_edges(h: int, w: int, tile: int, overlap: int, band: int) -> torc
 
 def _local_nafnet_restorer(**kw):
     torch.manual_seed(0)
-    r = build_restorer("nafnet", config=LOCAL_NAFNET, **kw)
+    r = build_restorer("nafnet", config=LOCAL_NAFNET, random_init=True, **kw)
     with torch.no_grad():
         for name, p in r.model.named_parameters():
             if name.endswith(("beta", "gamma")):
@@ -186,7 +205,7 @@ def test_irsde_tiling_runs_per_step_and_stays_close(daclip) -> None:
     tiled vs untiled differ only through the network's global operations (linear attention)."""
     cfg = _fast("irsde_tiny", steps=2)
     torch.manual_seed(0)
-    r = build_restorer("irsde", config=cfg, seed=3, tile=0)
+    r = build_restorer("irsde", config=cfg, seed=3, tile=0, random_init=True)
     x = torch.rand(1, 3, 80, 96)
     whole = r.restore(x)
     r.tile, r.overlap = 48, 16
@@ -253,3 +272,31 @@ def test_zoo_cards_are_complete() -> None:
     ours = yaml.safe_load((zoo_dir() / "ours.yaml").read_text())
     files = {w["file"] for w in ours["weights"]}
     assert files == {"universal-ir.pth", "daclip_ViT-B-32.pt"}
+
+
+def test_restore_cli_without_weights_exits_with_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from uirbench.io import write_png
+
+    src = tmp_path / "a.png"
+    write_png(src, np.zeros((20, 30, 3), np.uint8))
+    env = {**os.environ, "COLUMNS": "300"}
+    cmd = [sys.executable, "-m", "uirbench", "restore", str(src), "--model", "nafnet"]
+    res = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env
+    )
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert res.returncode != 0 and len(lines) == 1, res.stderr
+    assert "--weights" in lines[0] and "--random-init" in lines[0]
+    assert not (tmp_path / "out").exists()
+    res = subprocess.run(
+        [*cmd, "--config", "nafnet_tiny", "--random-init", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "out" / "a.png").exists()

@@ -458,20 +458,35 @@ class ModelRestorer(Restorer):
         return self.sde.sample(noise_model, lq, mode=self.sampling_mode, generator=gen)
 
 
+RANDOM_INIT_HINT = (
+    "--random-init to run untrained weights (pipeline tests only; scores are flagged)"
+)
+
+
 def build(
     name: str,
     weights: str | None = None,
     device: str = "cpu",
     config: str | dict | None = None,
     daclip: Any = None,
+    random_init: bool = False,
     **kw: Any,
 ) -> ModelRestorer:
-    """Build a registered model. ``weights``: a file, ``"zoo"`` (download the card's weights),
-    or None (random init: only for tests). ``config`` overrides the model's default config
-    (a uirbench checkpoint's own config is used when it has one). ``daclip``: see
+    """Build a registered model. ``weights``: a file or ``"zoo"`` (download the card's weights).
+    Without weights the model is refused unless ``random_init`` says untrained weights are
+    wanted (tests of the pipeline; results record it): a score from weights that were never
+    loaded must not pass for a result. ``config`` overrides the model's default config (a
+    uirbench checkpoint's own config is used when it has one). ``daclip``: see
     :func:`build_daclip_context`; DA-CLIP models without it use the card's or checkpoint's."""
     from uirbench.io import sha256_file
 
+    if weights is None and not random_init:
+        raise UirbenchError(
+            f"model {name!r} has no weights: pass --weights PATH (a checkpoint, or 'zoo' for the "
+            f"released ones), or {RANDOM_INIT_HINT}"
+        )
+    if weights is not None and random_init:
+        raise UirbenchError("--random-init and --weights exclude each other; drop one")
     meta: dict[str, Any] = {}
     state = None
     sha = None
@@ -489,13 +504,35 @@ def build(
         load_network_weights(net, state, str(weights))
     ctx = None
     if uses_daclip(cfg):
-        ctx = build_daclip_context(daclip or meta.get("daclip"), device=device)
+        spec = daclip or meta.get("daclip")
+        if spec is None and random_init:
+            spec = {"config": _daclip_config_for(cfg), "weights": None, "seed": 0}
+        user_spec = isinstance(daclip, dict)  # a checkpoint's recorded (seeded) one is not refused
+        if user_spec and not spec.get("weights") and not random_init:
+            raise UirbenchError(
+                f"model {name!r}: the DA-CLIP spec has no weights: pass --daclip PATH, or "
+                f"{RANDOM_INIT_HINT}"
+            )
+        ctx = build_daclip_context(spec, device=device)
         if ctx is None:
             raise UirbenchError(
                 f"model {name!r} needs DA-CLIP embeddings: pass a DA-CLIP checkpoint "
                 "(--daclip PATH) or use --weights zoo"
             )
-    return ModelRestorer(name, cfg, net, daclip=ctx, device=device, weights_sha256=sha, **kw)
+    restorer = ModelRestorer(name, cfg, net, daclip=ctx, device=device, weights_sha256=sha, **kw)
+    restorer.random_init = random_init
+    return restorer
+
+
+def _daclip_config_for(cfg: dict[str, Any]) -> str:
+    """The packaged DA-CLIP config whose embedding width is the network's context width."""
+    from uirbench.models.daclip import list_configs, load_config
+
+    width = cfg["net"].get("context_dim")
+    for name in list_configs():
+        if load_config(name).get("embed_dim") == width:
+            return name
+    raise UirbenchError(f"no packaged DA-CLIP config has embed_dim {width}; pass --daclip PATH")
 
 
 def tile_grid(restorer: Restorer, h: int, w: int) -> int:

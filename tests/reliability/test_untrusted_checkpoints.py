@@ -136,7 +136,9 @@ def test_restoration_daclip_context_refuses_payload(tmp_path: Path, marker: Path
     path = _save_evil(tmp_path / "daclip.pt", marker)
     daclip = {"config": "daclip_tiny", "weights": str(path)}
     _refused(
-        lambda: build_restorer("nafnet-daclip", config="nafnet_daclip_tiny", daclip=daclip),
+        lambda: build_restorer(
+            "nafnet-daclip", config="nafnet_daclip_tiny", daclip=daclip, random_init=True
+        ),
         path,
         marker,
     )

@@ -33,6 +33,12 @@ def classify(
     name: str = typer.Option("DA-CLIP", "--name", help="Row label of the checkpoint."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     batch_size: int = typer.Option(64, "--batch-size"),
+    random_init: bool = typer.Option(
+        False,
+        "--random-init",
+        help="Classify with an untrained DA-CLIP (no --weights; pipeline tests only, the rows "
+        "say so).",
+    ),
 ) -> None:
     """Per-task degradation classification accuracy of DA-CLIP, with a zero-shot CLIP row.
 
@@ -49,13 +55,16 @@ def classify(
     )
 
     dev = resolve_device(device)
-    model = load_model(weights, config, clip_weights, dev)
+    model = load_model(weights, config, clip_weights, dev, random_init=random_init)
     table = classification_table(
         model, root, split, name=name, zero_shot_row=True, device=dev, batch_size=batch_size
     )
     if weights is None:
         table = table.iloc[:1]
     caption = f"Degradation classification accuracy (%), split {split} of {root}"
+    if random_init:
+        table["model"] = table["model"] + " (RANDOM INIT)"
+        caption += "; RANDOM INIT: untrained weights, not a result"
     paths = write_outputs(table, out, caption)
     typer.echo(to_markdown(table))
     console.print(f"wrote {paths['csv']} and {paths['md']}", highlight=False)

@@ -31,7 +31,15 @@ def evaluate(
     model: str | None = typer.Option(
         None, help="Registered model (identity, ours, irsde, nafnet, nafnet-daclip, ...)."
     ),
-    weights: str | None = typer.Option(None, help="Checkpoint for --model."),
+    weights: str | None = typer.Option(
+        None, help="Checkpoint for --model (or 'zoo'); required except for identity."
+    ),
+    random_init: bool = typer.Option(
+        False,
+        "--random-init",
+        help="Run --model with untrained weights (pipeline tests only; flagged in results.json "
+        "and leaderboards).",
+    ),
     outputs: Path | None = typer.Option(
         None, help="Folder of restored images (<task>/<name>.png or flat <name>.png)."
     ),
@@ -112,6 +120,7 @@ def evaluate(
         feature_cache=feature_cache,
         seed=seed,
         limit_per_task=limit_per_task,
+        random_init=random_init,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

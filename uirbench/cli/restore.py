@@ -24,7 +24,12 @@ def restore(
         None,
         "--weights",
         help="A weights file (official .pth or a uirbench checkpoint .safetensors) or 'zoo' to "
-        "download the model card's released weights.",
+        "download the model card's released weights. Required except for identity.",
+    ),
+    random_init: bool = typer.Option(
+        False,
+        "--random-init",
+        help="Run untrained weights instead of --weights (pipeline tests only).",
     ),
     config: str | None = typer.Option(
         None,
@@ -72,6 +77,8 @@ def restore(
         kw = {"config": config, "tile": tile, "overlap": overlap, "seed": seed}
         if sampling:
             kw["sampling_mode"] = sampling
+        if random_init:
+            kw["random_init"] = True
         if daclip is not None:
             kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
     restorer = build_restorer(model, weights=weights, device=device, **kw)

@@ -22,6 +22,7 @@ import torch
 
 from uirbench.data.shardset import ShardSet
 from uirbench.data.task_file import with_root_tasks
+from uirbench.errors import UirbenchError
 from uirbench.models.daclip_view import eval_view, image_views, official_precision
 from uirbench.tasks import all_tasks
 
@@ -198,26 +199,42 @@ def load_model(
     config: str | None = None,
     clip_weights: str | None = None,
     device: str | torch.device = "cpu",
+    random_init: bool = False,
 ) -> Any:
     """DA-CLIP for classification: from a checkpoint (its JSON gives the config when ours, and
     the view its recipe trained: ``model.uirbench_eval_view``), or an untrained one on the given
-    CLIP weights (zero-shot row only)."""
+    CLIP weights (zero-shot row only). A model with no weights at all (no checkpoint, CLIP
+    weights ``none``) is refused unless ``random_init``."""
     import json
 
-    from uirbench.models.daclip import build_daclip
+    from uirbench.models.daclip import build_daclip, load_config
 
     recipe = None
     if weights is not None:
+        if random_init:
+            raise UirbenchError("--random-init and --weights exclude each other; drop one")
         meta = Path(weights).with_suffix(".json")
         if Path(weights).suffix == ".safetensors" and meta.exists():
             info = json.loads(meta.read_text())
             config = config or info.get("model_config")
             recipe = info.get("recipe")
+    else:
+        source = clip_weights or load_config(config or "daclip_ViT-B-32").get("clip_pretrained")
+        if (not source or source == "none") and not random_init:
+            raise UirbenchError(
+                "classify has no weights: pass --weights DA-CLIP.pt|.safetensors (or CLIP "
+                "--clip-weights TAG|FILE for the zero-shot row), or --random-init to classify "
+                "with untrained weights (pipeline tests only)"
+            )
+        if random_init:
+            source = "none"
+        clip_weights = source
     model = build_daclip(
         config or "daclip_ViT-B-32",
         clip_weights=clip_weights if weights is None else "none",
         weights=weights,
     )
+    model.random_init = bool(random_init)
     if recipe:
         model.uirbench_eval_view = eval_view(recipe)
     return model.to(device).eval()

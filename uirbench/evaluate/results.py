@@ -130,16 +130,19 @@ def write_results(
         wsha = getattr(restorer, "weights_sha256", None)
         if wsha is None and weights and Path(weights).is_file():
             wsha = sha256_file(weights)
-        if not weights and not wsha and model != "identity":
+        random_init = bool(getattr(restorer, "random_init", False))
+        if random_init or (not weights and not wsha and model != "identity"):
             warnings.append(
-                f"model {model}: no weights given or reported (random initialisation?); these "
-                "scores test the pipeline, they are not results"
+                f"model {model}: untrained weights (--random-init); these scores test the "
+                "pipeline, they are not results"
             )
+            random_init = True
         source = {
             "kind": "model",
             "model": model,
             "weights": weights,
             "weights_sha256": wsha,
+            "random_init": random_init,
             "info": getattr(restorer, "info", {}),
         }
     else:
@@ -148,6 +151,7 @@ def write_results(
         "method": method,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source": source,
+        "random_init": bool(source.get("random_init", False)),
         "dataset": {**dataset, "pairs": len(per_image)},
         "profile": profile.as_dict(),
         "metrics": metrics,

@@ -189,6 +189,7 @@ def run(
     limit_per_task: int | None = None,
     gt: str | Path | None = None,
     task: str | None = None,
+    random_init: bool = False,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -198,6 +199,7 @@ def run(
     ``feature_cache`` (default ``~/.cache/uirbench/features``; ``"off"`` disables it).
     ``limit_per_task`` scores only the first N val pairs of each task (in key order): a quick
     look at a slow model, recorded in the results as a subset, never the benchmark's figure.
+    ``random_init``: run ``model`` untrained (no ``weights``); recorded and flagged.
     """
     from uirbench.evaluate import results as res
 
@@ -291,7 +293,8 @@ def run(
         from uirbench.models.registry import build_restorer
 
         torch.manual_seed(seed)  # stochastic samplers (IR-SDE) give the same outputs per seed
-        restorer = build_restorer(model, weights=weights, device=device)
+        kw = {"random_init": True} if random_init else {}
+        restorer = build_restorer(model, weights=weights, device=device, **kw)
         save_dir = out / "images" if save_images else None
         items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)
     else:

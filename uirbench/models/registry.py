@@ -24,6 +24,7 @@ class Restorer:
     uses_daclip: bool = False
     weights_sha256: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    random_init: bool = False  # untrained weights, asked for with --random-init
 
     @torch.no_grad()
     def restore(self, lq: torch.Tensor) -> torch.Tensor:
