@@ -27,6 +27,11 @@ class Profile:
     crop_border: int
     default_metrics: tuple[str, ...]
     pyiqa: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Centre crop to a multiple of this many pixels before anything else (AirNet/PromptIR's
+    # crop_img(base=16), applied to every test image they load); 0: none.
+    crop_multiple: int = 0
+    ssim: str = "matlab"  # SSIM variant: "matlab" (Wang et al.) or "skimage" (its defaults)
+    source: dict[str, Any] = field(default_factory=dict)  # where the protocol was read from
     # CLI overrides over the named profile (--crop-border, --y-channel); empty when none.
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -57,7 +62,10 @@ class Profile:
         )
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
-        """The array PSNR/SSIM see: border-cropped, then Y channel if the profile says so."""
+        """The array PSNR/SSIM see: centre-cropped to ``crop_multiple``, border-cropped, then Y
+        channel if the profile says so."""
+        if self.crop_multiple > 1:
+            rgb = crop_to_multiple(rgb, self.crop_multiple)
         c = self.crop_border
         if c:
             if rgb.shape[0] <= 2 * c or rgb.shape[1] <= 2 * c:
@@ -76,8 +84,19 @@ class Profile:
             "crop_border": self.crop_border,
             "default_metrics": list(self.default_metrics),
             "pyiqa": self.pyiqa,
+            "crop_multiple": self.crop_multiple,
+            "ssim": self.ssim,
+            "source": self.source,
             "overrides": self.overrides,
         }
+
+
+def crop_to_multiple(img: np.ndarray, base: int) -> np.ndarray:
+    """AirNet's / PromptIR's ``utils/image_utils.py: crop_img``: the centre HxW that are multiples
+    of ``base``, the odd pixel going to the bottom/right (``crop_h // 2`` off the top)."""
+    h, w = img.shape[:2]
+    ch, cw = h % base, w % base
+    return img[ch // 2 : h - ch + ch // 2, cw // 2 : w - cw + cw // 2]
 
 
 @cache
@@ -95,7 +114,12 @@ def _load() -> dict[str, Profile]:
             crop_border=int(d["crop_border"]),
             default_metrics=tuple(d["default_metrics"]),
             pyiqa=d.get("pyiqa", {}),
+            crop_multiple=int(d.get("crop_multiple", 0)),
+            ssim=d.get("ssim", "matlab"),
+            source=d.get("source", {}),
         )
+        if out[name].ssim not in ("matlab", "skimage"):
+            raise ValueError(f"profiles.yaml: {name}.ssim must be matlab or skimage")
     return out
 
 
@@ -103,7 +127,7 @@ PROFILE_NAMES: tuple[str, ...] = tuple(_load())
 
 
 def get_profile(name: str) -> Profile:
-    """Look a profile up by name (``daclip``, ``y``, ``basicsr``)."""
+    """Look a profile up by name (``daclip``, ``y``, ``basicsr``, ``promptir``)."""
     try:
         return _load()[name]
     except KeyError:

@@ -25,6 +25,7 @@ from uirbench.data.layout import INDEX_NAME
 from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
+from uirbench.evaluate.metrics.ssim_skimage import ssim_skimage
 from uirbench.evaluate.pairing import pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
 from uirbench.io import read_image, sha256_file, write_png
@@ -38,7 +39,8 @@ def score_pair(
     if output.shape != gt.shape:
         raise ValueError(f"output {output.shape} and GT {gt.shape} differ in size")
     a, b = profile.prepare(output), profile.prepare(gt)
-    return {m: OWN[m](a, b) for m in metrics}
+    own = {**OWN, "ssim": ssim_skimage} if profile.ssim == "skimage" else OWN
+    return {m: own[m](a, b) for m in metrics}
 
 
 def parse_metrics(spec: str | Sequence[str] | None, profile: Profile) -> list[str]:
