@@ -2,6 +2,7 @@
 `demo_copy` for tests that modify a root."""
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,41 @@ def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "root"
     build(root=root, preset="demo", workers=2)
     return root
+
+
+def _stat_tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def demo_subset(tmp_path_factory) -> Iterator[Callable[..., Path]]:
+    """``demo_subset(tasks, splits=None)``: a demo build of some tasks, made once per session
+    and shared by every module that asks for the same (tasks, splits) -- several modules used to
+    rebuild the same roots. Read-only: copy it before writing. The teardown fails the session if
+    any file under a shared root was added, removed or rewritten, so sharing cannot silently
+    couple two tests."""
+    from uirbench.data.build import build
+
+    built: dict[tuple[str, str | None], tuple[Path, dict[str, tuple[int, int]]]] = {}
+
+    def get(tasks: str, splits: str | None = None) -> Path:
+        key = (tasks, splits)
+        if key not in built:
+            root = tmp_path_factory.mktemp("demo-subset") / "root"
+            kw = {} if splits is None else {"splits": splits}
+            build(root=root, preset="demo", tasks=tasks, workers=1, **kw)
+            built[key] = (root, _stat_tree(root))
+        return built[key][0]
+
+    yield get
+    for (tasks, splits), (root, before) in built.items():
+        assert _stat_tree(root) == before, (
+            f"a test wrote into the shared demo root {tasks}/{splits}"
+        )
 
 
 @pytest.fixture

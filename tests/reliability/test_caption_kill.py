@@ -28,13 +28,11 @@ def _cached_lines(root: Path) -> int:
 
 @pytest.mark.slow
 def test_caption_sigkilled_three_times_then_rerun_equals_an_uninterrupted_run(
-    tmp_path, tiny_blip, cli, tree_hashes
+    tmp_path, tiny_blip, cli, tree_hashes, demo_subset
 ):
     from uirbench.caption import build_captioner, caption_root
-    from uirbench.data.build import build
 
-    built = tmp_path / "built"
-    build(root=built, preset="demo", tasks="noisy,jpeg", splits="val", workers=1)
+    built = demo_subset("noisy,jpeg", "val")
     reference, root = tmp_path / "reference", tmp_path / "killed"
     shutil.copytree(built, reference)
     shutil.copytree(built, root)

@@ -22,21 +22,13 @@ from uirbench.train.checkpoint import find_resume_checkpoint, load_checkpoint, p
 
 
 @pytest.fixture(scope="module")
-def val_root(tmp_path_factory) -> Path:
-    from uirbench.data.build import build
-
-    root = tmp_path_factory.mktemp("enospc") / "root"
-    build(root=root, preset="demo", tasks="noisy,jpeg", splits="val", workers=1)
-    return root
+def val_root(demo_subset) -> Path:
+    return demo_subset("noisy,jpeg", "val")
 
 
 @pytest.fixture(scope="module")
-def train_root(tmp_path_factory) -> Path:
-    from uirbench.data.build import build
-
-    root = tmp_path_factory.mktemp("enospc") / "root"
-    build(root=root, preset="demo", tasks="noisy,jpeg", workers=1)
-    return root
+def train_root(demo_subset) -> Path:
+    return demo_subset("noisy,jpeg")
 
 
 def _bytes(folder: Path) -> dict[str, bytes]:

@@ -31,12 +31,8 @@ MICRO_DACLIP = {
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    from uirbench.data.build import build
-
-    root = tmp_path_factory.mktemp("kill") / "root"
-    build(root=root, preset="demo", tasks="noisy,jpeg", workers=1)
-    return root
+def root(demo_subset) -> Path:
+    return demo_subset("noisy,jpeg")
 
 
 def _assert_same_checkpoint(a: Path, b: Path) -> None:
