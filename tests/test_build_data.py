@@ -13,6 +13,7 @@ import pytest
 
 from uirbench.data.build import build
 from uirbench.data.index import read_index
+from uirbench.data.plan import plan_folder
 from uirbench.data.verify import verify
 from uirbench.errors import UirbenchError
 from uirbench.io import TMP_PREFIX, read_image
@@ -64,15 +65,18 @@ def test_two_demo_builds_are_byte_identical(demo_root, tmp_path, tree_hashes):
     assert tree_hashes(other) == tree_hashes(demo_root)
 
 
-def test_seed_changes_the_random_degradations_only(tmp_path):
+def test_seed_changes_pixels_but_not_which_samples_exist(tmp_path):
+    """The seed draws crops and degradation parameters; it never changes the sample list (keys,
+    tasks, source photos), so two seeds' scores compare the same images."""
     a = build(root=tmp_path / "a", preset="demo", tasks="noisy,jpeg", splits="val", seed=0)
     b = build(root=tmp_path / "b", preset="demo", tasks="noisy,jpeg", splits="val", seed=1)
     assert a.built == b.built
     ia = read_index(tmp_path / "a").set_index("key")
     ib = read_index(tmp_path / "b").set_index("key")
-    # crops move with the seed too, so compare a pair's LQ against its own GT
-    noisy = [k for k in ia.index if "/noisy/" in k]
-    assert (ia.loc[noisy, "lq_sha256"] != ib.loc[noisy, "lq_sha256"]).all()
+    assert list(ia.index) == list(ib.index)
+    for col in ("split", "task", "source_image"):
+        assert ia[col].tolist() == ib[col].tolist(), col
+    assert (ia["lq_sha256"] != ib["lq_sha256"]).all()  # every pair was redrawn
 
 
 def test_interrupted_build_resumes_to_the_same_bytes(tmp_path, tree_hashes):
@@ -168,6 +172,29 @@ def test_from_folder_synthesises_all_ten_tasks_with_val_held_out(tmp_path):
     assert "sub-dir_coffee" in set(idx.stem)
     per_photo = idx.groupby("stem").split.nunique()
     assert (per_photo == 1).all()  # a photo never straddles splits
+
+
+def _val_stems(folder, val_fraction: float, seed: int = 0) -> set[str]:
+    plan = plan_folder(folder, [get_task("noisy")], ["train", "val"], seed, val_fraction)
+    return {j.stem for j in plan.jobs if j.split == "val"}
+
+
+def test_val_fraction_sends_that_share_of_photos_to_val(tmp_path):
+    """Planning only (no pixels are read): 400 file names, split by --val-fraction."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(400):
+        (photos / f"p{i:03d}.png").touch()
+    n = 400
+    for frac in (0.1, 0.25, 0.5):
+        got = len(_val_stems(photos, frac))
+        # each photo goes to val independently with probability frac (a uniform hash), so the
+        # count is Binomial(400, frac): 4.5 standard deviations leave ~1e-5 room for chance
+        assert abs(got - n * frac) <= 4.5 * (n * frac * (1 - frac)) ** 0.5, (frac, got)
+    assert _val_stems(photos, 0.0) == set()
+    assert len(_val_stems(photos, 1.0)) == n
+    assert _val_stems(photos, 0.1) <= _val_stems(photos, 0.25) <= _val_stems(photos, 0.5)
+    assert _val_stems(photos, 0.25, seed=0) != _val_stems(photos, 0.25, seed=1)
 
 
 def test_bad_inputs_fail_with_clear_errors(tmp_path):

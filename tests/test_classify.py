@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,12 +23,8 @@ MICRO = {
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    from uirbench.data.build import build
-
-    root = tmp_path_factory.mktemp("demo")
-    build(root=root, preset="demo", tasks="noisy,hazy,jpeg", splits="val", workers=1)
-    return root
+def root(demo_subset):
+    return demo_subset("noisy,hazy,jpeg", "val")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +47,45 @@ def test_per_task_accuracy_matches_predictions(root, model):
         assert row.accuracy == pytest.approx(100 * row.correct / row.total)
 
 
-def test_table_layout_and_files(root, model, tmp_path):
-    table = cl.classification_table(model, root, "val", name="tiny")
+@pytest.fixture(scope="module")
+def controlled(model):
+    """The micro model with its controller re-drawn at random (an untrained DA-CLIP's
+    controller is a copy of CLIP plus zero layers, so its row would equal the zero-shot row by
+    construction): now the zero-shot and DA-CLIP rows come from different features."""
+    other = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in other.visual_control.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return other.eval()
+
+
+def _accuracy_by_hand(model, root, zero_shot: bool) -> dict[str, float]:
+    """Per task accuracy (%) from the val PNGs of the index, each resized whole (the view of a
+    model without a recipe): independent of ShardSet, predict_split and classify_split."""
+    from uirbench.data.index import read_index
+    from uirbench.io import read_image
+    from uirbench.models.daclip import encode_texts, preprocess
+    from uirbench.tasks import TASKS, get_task
+
+    texts = encode_texts(model, [t.degradation for t in TASKS])
+    idx = read_index(root)
+    hits: dict[str, list[bool]] = {}
+    for row in idx[idx.split == "val"].itertuples():
+        img = torch.from_numpy(read_image(root / row.lq_path)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            x = preprocess(img, MICRO["vision_cfg"]["image_size"])
+            if zero_shot:
+                feats = model.encode_image(x, normalize=True)
+            else:
+                feats = model.encode_image(x, control=True, normalize=True)[1]
+        task = get_task(row.task)
+        hits.setdefault(task.id, []).append(int((feats @ texts.t()).argmax()) == task.index)
+    return {t: 100 * sum(h) / len(h) for t, h in hits.items()}
+
+
+def test_table_layout_and_files(root, controlled, tmp_path):
+    table = cl.classification_table(controlled, root, "val", name="tiny")
     assert list(table["model"]) == ["CLIP (zero-shot)", "tiny"]
     assert list(table.columns) == cl.row_columns()
     assert table["blurry"].isna().all()  # absent task: no number
@@ -61,10 +96,13 @@ def test_table_layout_and_files(root, model, tmp_path):
     assert list(back.columns) == cl.row_columns()
     md = paths["md"].read_text()
     assert "| Model | motion-blurry | hazy |" in md and "| tiny |" in md
-    # an untrained DA-CLIP is CLIP with a copied controller: both rows agree
-    assert (
-        table.iloc[0][["hazy", "jpeg", "noisy"]].tolist() == row[["hazy", "jpeg", "noisy"]].tolist()
-    )
+    # each row against its own oracle (k/8 accuracies: exact), and the two rows tell apart
+    zero_shot = _accuracy_by_hand(controlled, root, zero_shot=True)
+    daclip = _accuracy_by_hand(controlled, root, zero_shot=False)
+    assert zero_shot != daclip  # else this model could not catch the rows being swapped
+    for task in ("hazy", "jpeg", "noisy"):
+        assert table.iloc[0][task] == zero_shot[task]
+        assert row[task] == daclip[task]
 
 
 def test_cli_on_an_official_checkpoint(root, model, tmp_path):

@@ -92,15 +92,19 @@ def _good() -> dict:
     return yaml.safe_load((m.manifests_dir() / "div2k.yaml").read_text())
 
 
+def _artifact(**fields):
+    return lambda d: d["artifacts"][0].update(**fields)
+
+
 @pytest.mark.parametrize(
     ("mutate", "key", "needle"),
     [
         (lambda d: d.pop("licence"), "<top level>", "licence"),
         (lambda d: d.update(colour="red"), "<top level>", "colour"),
         (lambda d: d["artifacts"][0].update(sha256="abc"), "artifacts[0].sha256", "abc"),
-        (lambda d: d["artifacts"][0].update(path="/etc/passwd"), "artifacts[0].path", ""),
-        (lambda d: d["artifacts"][0].update(path="a/../../x.zip"), "artifacts[0].path", ""),
-        (lambda d: d["artifacts"][0].update(extract_to="..\\x"), "artifacts[0].extract_to", ""),
+        (_artifact(path="/etc/passwd"), "artifacts[0].path", "'/etc/passwd'"),
+        (_artifact(path="a/../../x.zip"), "artifacts[0].path", "'a/../../x.zip'"),
+        (_artifact(extract_to="..\\x"), "artifacts[0].extract_to", repr("..\\x")),
         (lambda d: d["artifacts"][0]["locations"].append({"ftp": "x"}), "locations[1]", "ftp"),
         (lambda d: d.update(tasks=["blury"]), "tasks[0]", "blury"),
     ],
@@ -112,6 +116,7 @@ def test_malformed_source_names_key(tmp_path: Path, mutate, key: str, needle: st
     with pytest.raises(m.ManifestError) as exc:
         m.load_source("div2k", tmp_path)
     msg = str(exc.value)
+    assert needle  # the offending value (quoted as repr() for paths) must be named
     assert key in msg and needle in msg and "div2k.yaml" in msg
 
 

@@ -30,12 +30,8 @@ FEATURE_TOL = 1e-4  # final embeddings (unnormalised, |x| ~ 1)
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    from uirbench.data.build import build
-
-    root = tmp_path_factory.mktemp("demo")
-    build(root=root, preset="demo", tasks="noisy,hazy,low-light,inpainting", workers=1)
-    return root
+def root(demo_subset):
+    return demo_subset("noisy,hazy,low-light,inpainting")
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +222,7 @@ def test_native_crops_and_dihedral_keep_pixels_unresampled():
 
 
 def test_native_mode_val_accuracy_is_what_classify_reports(root, micro_config, tmp_path):
-    from uirbench.evaluate.classify import classify_split, load_model
+    from uirbench.evaluate.classify import classify_split, load_model, predict_split
 
     with pytest.raises(UirbenchError, match=r"data\.crop_mode must be one of"):
         td.train(_recipe(root, micro_config, tmp_path / "bad", "crop_mode=tiles"))
@@ -250,8 +246,50 @@ def test_native_mode_val_accuracy_is_what_classify_reports(root, micro_config, t
     model = load_model(summary["checkpoint"])
     # the view comes from the checkpoint's recipe: its grid, on its training offsets
     assert model.uirbench_eval_view == {"grid": 3, "align": 8, "phase": 4}
+    # Oracle independent of classify/patch_grid/ShardSet: the val PNGs read from the index, the
+    # 3x3 patch grid written out from the rule (offsets phase + multiples of align, spread evenly
+    # from the first to the last allowed offset), the mean of the 9 patch embeddings per image.
+    pred, truth = _predict_by_hand(model, root, grid=3, align=8, phase=4)
     table = classify_split(model, root, "val")
-    assert table["correct"].sum() / table["total"].sum() == summary["val_accuracy"]
+    predicted, _, _ = predict_split(model, root, "val", batch_size=5)
+    assert predicted.tolist() == pred  # sample by sample, in index (= shard) order
+    assert sum(p == t for p, t in zip(pred, truth, strict=True)) / len(pred) == pytest.approx(
+        summary["val_accuracy"],
+        abs=0,  # a ratio of two small integers: exact
+    )
+    assert int(table["correct"].sum()) == sum(p == t for p, t in zip(pred, truth, strict=True))
+
+
+def _predict_by_hand(model, root, grid: int, align: int, phase: int):
+    """Per val image, in index order: (argmax class of the mean patch embedding, true class)."""
+    from uirbench.data.index import read_index
+    from uirbench.io import read_image
+    from uirbench.models.daclip import encode_texts, preprocess
+    from uirbench.tasks import TASKS, get_task
+
+    size = MICRO["vision_cfg"]["image_size"]
+    texts = encode_texts(model, [t.degradation for t in TASKS])
+    idx = read_index(root)
+    idx = idx[idx.split == "val"].sort_values("key")
+    pred, truth = [], []
+    for row in idx.itertuples():
+        img = torch.from_numpy(read_image(Path(root) / row.lq_path)).permute(2, 0, 1)
+        h, w = img.shape[1:]
+        assert min(h, w) > size  # the demo's val images: every patch is a real crop
+
+        def starts(n: int) -> list[int]:
+            first = phase if n - size >= phase else 0
+            steps = (n - size - first) // align  # allowed offsets: first + align * 0..steps
+            return [first + align * round(k * steps / (grid - 1)) for k in range(grid)]
+
+        tops, lefts = starts(h), starts(w)
+        patches = torch.stack([img[:, t : t + size, x : x + size] for t in tops for x in lefts])
+        with torch.no_grad():
+            feats = model.encode_image(preprocess(patches, size), control=True, normalize=True)[1]
+        scores = feats.float().mean(0) @ texts.t()
+        pred.append(int(scores.argmax()))
+        truth.append(get_task(row.task).index)
+    return pred, truth
 
 
 def test_pool_patches_is_the_renormalised_mean_per_sample():
