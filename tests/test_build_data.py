@@ -210,7 +210,7 @@ def test_bad_inputs_fail_with_clear_errors(tmp_path):
     photos.mkdir()
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
     with pytest.raises(UirbenchError, match=r"broken\.png"):
-        build(root=tmp_path / "r2", from_dir=photos, workers=1)
+        build(root=tmp_path / "r2", from_dir=photos, workers=1, splits="val")
 
 
 def test_real_cbsd68_and_live1_val_from_the_mirror(shared_data, tmp_path):

@@ -117,13 +117,42 @@ def _stem_for(rel: Path) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
 
 
+def _split_photos(
+    folder: Path, stems: list[str], splits: Sequence[str], seed: int, val_fraction: float
+) -> dict[str, str]:
+    """stem -> split: all in the one split asked for (or all val at ``val_fraction >= 1``), else
+    a seeded hash order cut at ``round(val_fraction * n)`` clamped to [1, n - 1]."""
+    if len(splits) == 1:
+        return dict.fromkeys(stems, splits[0])
+    if val_fraction >= 1.0:  # asked for: every photo in val, no train split
+        return dict.fromkeys(stems, "val")
+    if val_fraction <= 0.0:
+        raise UirbenchError(
+            f"--val-fraction {val_fraction}: must be above 0 (val needs a photo); to build only "
+            "train, pass --splits train"
+        )
+    n = len(stems)
+    if n < 2:
+        raise UirbenchError(
+            f"--from {folder}: {n} photo; a train and a val split need at least 2 (add photos, "
+            "or build one split with --splits val)"
+        )
+    n_val = min(max(round(val_fraction * n), 1), n - 1)
+    order = sorted(stems, key=lambda s: hashlib.sha256(f"{seed}/split/{s}".encode()).digest())
+    return {s: ("val" if i < n_val else "train") for i, s in enumerate(order)}
+
+
 def plan_folder(
     folder: Path, tasks: Sequence[Task], splits: Sequence[str], seed: int, val_fraction: float
 ) -> Plan:
     """A user's own clean photos: every image under ``folder``; all ten degradations synthesised.
 
-    With both splits requested, a seeded hash of each stem sends ``val_fraction`` of the photos
-    to val (whole photos, so val never shares content with train); with one split, all go there.
+    With both splits requested, the photos are ordered by a seeded hash of their stem and the
+    first ``round(val_fraction * n)`` go to val, at least one and at most ``n - 1``: whole
+    photos, so val never shares content with train, and every task gets a val photo (each photo
+    is synthesised for every task). The split depends on the seed and the set of stems only
+    (not on file order); fewer than two photos cannot make both splits and are refused before
+    anything is built. With one split, all photos go there.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -133,20 +162,18 @@ def plan_folder(
     )
     if not files:
         raise UirbenchError(f"--from {folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    plan = Plan(jobs=[])
-    plan.context["masks"]["procedural"] = procedural_thin_masks(seed=PROCEDURAL_MASK_SEED)
     seen: dict[str, Path] = {}
     for path in files:
-        rel = path.relative_to(folder)
-        stem = _stem_for(rel)
+        stem = _stem_for(path.relative_to(folder))
         if stem in seen:
             raise UirbenchError(f"--from: {seen[stem]} and {path} map to the same stem {stem!r}")
         seen[stem] = path
-        if len(splits) == 1:
-            split = splits[0]
-        else:
-            h = hashlib.sha256(f"{seed}/split/{stem}".encode()).digest()
-            split = "val" if int.from_bytes(h[:8], "little") / 2**64 < val_fraction else "train"
+    split_of = _split_photos(folder, list(seen), splits, seed, val_fraction)
+    plan = Plan(jobs=[])
+    plan.context["masks"]["procedural"] = procedural_thin_masks(seed=PROCEDURAL_MASK_SEED)
+    for stem, path in seen.items():
+        rel = path.relative_to(folder)
+        split = split_of[stem]
         if split not in splits:
             continue
         for task in tasks:

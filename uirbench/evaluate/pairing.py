@@ -41,6 +41,28 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
+def original_names(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(task, original file stem) -> index stem, for rows whose stem was made file-name-safe.
+
+    ``build-data --from`` renames ``my photo.v2.png`` to ``my-photo-v2`` and keeps the original
+    in ``source_image``; outputs a method wrote under the original names pair too. An original
+    stem two photos of a task share (same name in two subfolders) is left out: ambiguous.
+    """
+    if "source_image" not in rows or "source" not in rows:
+        return {}
+    seen: dict[tuple[str, str], list[str]] = {}
+    stems = set(zip(rows["task"], rows["stem"], strict=True))
+    for task, stem, src, source in zip(
+        rows["task"], rows["stem"], rows["source_image"], rows["source"], strict=True
+    ):
+        if source != "from" or not src:
+            continue
+        original = Path(str(src)).stem
+        if original != stem and (task, original) not in stems:
+            seen.setdefault((task, original), []).append(stem)
+    return {k: v[0] for k, v in seen.items() if len(v) == 1}
+
+
 def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> list[Pair]:
     """Match every index row (already filtered to the split and tasks) with one output file."""
     outputs, root = Path(outputs), Path(root)
@@ -62,6 +84,11 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
     found: dict[tuple[str, str], Path] = {}
     extra: list[str] = []
     duplicate: list[str] = []
+    alias = original_names(rows)
+
+    def canon(task: str, file_stem: str) -> str:
+        return alias.get((task, file_stem), file_stem)
+
     if subdirs:  # <task>/<stem>.<ext>
         for d in subdirs:
             try:  # a group of `--gt` is named as given; a paper task by id or official name
@@ -73,7 +100,7 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             if task not in wanted_tasks:
                 continue  # a task not selected with --tasks
             for f in image_files(d):
-                k = (task, f.stem)
+                k = (task, canon(task, f.stem))
                 if k in found:
                     duplicate.append(f"{d.name}/{f.name} and {found[k].name}")
                 found[k] = f
@@ -82,6 +109,8 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         by_stem: dict[str, list[str]] = {}
         for task, stem in zip(rows["task"], rows["stem"], strict=True):
             by_stem.setdefault(stem, []).append(task)
+        for task, original in alias:
+            by_stem.setdefault(original, []).append(task)
         ambiguous = sorted(s for s, ts in by_stem.items() if len(ts) > 1)
         if ambiguous:
             raise UirbenchError(
@@ -93,11 +122,13 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             if f.stem not in by_stem:
                 extra.append(f.name)
                 continue
-            k = (by_stem[f.stem][0], f.stem)
+            task = by_stem[f.stem][0]
+            k = (task, canon(task, f.stem))
             if k in found:
                 duplicate.append(f"{f.name} and {found[k].name}")
             found[k] = f
 
+    original_of = {(t, stem): orig for (t, orig), stem in alias.items()}
     pairs: list[Pair] = []
     missing: list[str] = []
     mismatched: list[str] = []
@@ -107,7 +138,8 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         out = found.pop(k, None)
         if out is None:
             folder = f"{row.task}/" if subdirs else ""
-            missing.append(f"{folder}{row.stem}.png")
+            orig = original_of.get(k)
+            missing.append(f"{folder}{row.stem}.png" + (f" (or {orig}.png)" if orig else ""))
             continue
         try:
             with Image.open(out) as im:  # header only: the size, to list every mismatch at once
