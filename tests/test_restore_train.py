@@ -268,3 +268,56 @@ def test_sde_x0_loss_is_minimised_by_the_true_x0_and_step_loss_is_not() -> None:
 
     with pytest.raises(UirbenchError, match=r"train\.sde_loss"):
         Objective(cfg, net_cfg, torch.device("cpu"))
+
+
+def test_a_moved_runs_folder_evaluates_with_its_recorded_daclip(tmp_path: Path, root: Path) -> None:
+    """The checkpoint records its DA-CLIP by sha256 and by a path relative to itself: moving the
+    whole runs folder keeps it working; the DA-CLIP config comes from the DA-CLIP checkpoint."""
+    import json
+    import shutil
+
+    from uirbench.errors import UirbenchError
+    from uirbench.evaluate import run
+    from uirbench.models.daclip import build_daclip, compact_state_dict, load_config
+    from uirbench.train.checkpoint import save_checkpoint
+
+    # a DA-CLIP unlike the packaged daclip_tiny (1 layer per tower): only its own config loads it
+    cfg = load_config("daclip_tiny")
+    cfg["vision_cfg"]["layers"] = cfg["text_cfg"]["layers"] = 1
+    torch.manual_seed(5)
+    dac = build_daclip(cfg, clip_weights="none")
+    runs = tmp_path / "runs"
+    tensors = {f"model.{k}": v for k, v in compact_state_dict(dac).items()}
+    save_checkpoint(runs / "daclip" / "checkpoints" / "last", tensors, {"model_config": cfg})
+    dac_path = runs / "daclip" / "checkpoints" / "last.safetensors"
+    recipe = load_restore_recipe(
+        _recipe(tmp_path, root, "nafnet-daclip", "nafnet_daclip_tiny", train={"iterations": 2})
+    )
+    recipe["output"] = str(runs / "nafnet")
+    recipe["daclip"] = {"config": "daclip_tiny", "weights": str(dac_path)}  # config: ignored
+    train(recipe, log=lambda m: None)
+    ckpt = runs / "nafnet" / "checkpoints" / "last.safetensors"
+    rec = json.loads(ckpt.with_suffix(".json").read_text())["daclip"]
+    assert rec["weights_relpath"] == "../../daclip/checkpoints/last.safetensors"
+    assert rec["weights_sha256"] == sha256_file(dac_path)
+
+    kw = {"root": root, "model": "nafnet-daclip", "metrics": "psnr", "workers": 0}
+    before = run(weights=str(ckpt), out=tmp_path / "r0", **kw)
+    moved = tmp_path / "elsewhere" / "runs2"
+    moved.parent.mkdir()
+    shutil.move(str(runs), str(moved))
+    new_ckpt = moved / "nafnet" / "checkpoints" / "last.safetensors"
+    after = run(weights=str(new_ckpt), out=tmp_path / "r1", **kw)
+    assert after["per_task"] == before["per_task"]
+    assert after["source"]["info"]["daclip"]["weights"] == str(
+        moved / "daclip" / "checkpoints" / "last.safetensors"
+    )
+    # --daclip names it explicitly (same meaning as in restore); a changed file is refused
+    explicit = moved / "daclip" / "checkpoints" / "last.safetensors"
+    again = run(weights=str(new_ckpt), daclip=explicit, out=tmp_path / "r2", **kw)
+    assert again["per_task"] == before["per_task"]
+    other = build_daclip(cfg, clip_weights="none")
+    tensors = {f"model.{k}": v for k, v in compact_state_dict(other).items()}
+    save_checkpoint(moved / "daclip" / "checkpoints" / "last", tensors, {"model_config": cfg})
+    with pytest.raises(UirbenchError, match=r"trained with DA-CLIP .*another sha256.*--daclip"):
+        run(weights=str(new_ckpt), out=tmp_path / "r3", **kw)

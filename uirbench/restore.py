@@ -220,27 +220,83 @@ def _visual_size(model: Any) -> int | None:
 def build_daclip_context(spec: Any, device: str = "cpu") -> DaclipContext | None:
     """A :class:`DaclipContext` from a spec: an existing context or model, or a dict
     ``{"config": "daclip_ViT-B-32", "weights": PATH|None, "seed": 0}`` (no weights: a frozen
-    randomly initialised DA-CLIP, drawn from ``seed`` - features, but no degradation knowledge)."""
+    randomly initialised DA-CLIP, drawn from ``seed`` - features, but no degradation knowledge).
+    A uirbench DA-CLIP checkpoint brings its own config (its JSON); ``config`` is for files that
+    record none (the official ``.pt``), default ``daclip_ViT-B-32``."""
     if spec is None:
         return None
     if isinstance(spec, DaclipContext):
         return spec
     if not isinstance(spec, dict):
         return DaclipContext(spec)
-    from uirbench.models.daclip import build_daclip
+    from uirbench.models.daclip import build_daclip, checkpoint_config
 
     weights = spec.get("weights")
     if weights:
-        model = build_daclip(spec.get("config", "daclip_ViT-B-32"), weights=weights, device=device)
+        config = checkpoint_config(weights) or spec.get("config") or "daclip_ViT-B-32"
+        model = build_daclip(config, weights=weights, device=device)
     else:
         state = torch.get_rng_state()
         torch.manual_seed(int(spec.get("seed", 0)))
         try:
-            model = build_daclip(spec.get("config", "daclip_tiny"), clip_weights="none")
+            model = build_daclip(spec.get("config") or "daclip_tiny", clip_weights="none")
         finally:
             torch.set_rng_state(state)
         model = model.to(device)
     return DaclipContext(model.eval())
+
+
+def daclip_record(spec: dict | None, checkpoint_dir: str | Path) -> dict | None:
+    """What a restoration checkpoint in ``checkpoint_dir`` records of its DA-CLIP: the spec plus
+    the file's sha256, its absolute path and its path relative to the checkpoint, so the run
+    folder can move (with the DA-CLIP inside or beside it) and still find the same file."""
+    import os
+
+    from uirbench.io import sha256_file
+
+    if not spec or not spec.get("weights"):
+        return spec
+    path = Path(spec["weights"]).resolve()
+    if not path.is_file():
+        raise UirbenchError(f"DA-CLIP checkpoint {spec['weights']} not found (daclip.weights)")
+    return {
+        **spec,
+        "weights": str(path),
+        "weights_relpath": os.path.relpath(path, Path(checkpoint_dir).resolve()),
+        "weights_sha256": sha256_file(path),
+    }
+
+
+def resolve_daclip_record(spec: dict | None, checkpoint: str | Path) -> dict | None:
+    """The DA-CLIP a restoration checkpoint recorded (:func:`daclip_record`), found first at its
+    path relative to ``checkpoint``, then at the recorded path, and accepted only with the
+    recorded sha256. Older records (no sha256) are taken at their recorded path."""
+    import os
+
+    from uirbench.io import sha256_file
+
+    if not isinstance(spec, dict) or not spec.get("weights"):
+        return spec
+    candidates = []
+    if spec.get("weights_relpath"):
+        beside = Path(checkpoint).resolve().parent / spec["weights_relpath"]
+        candidates.append(Path(os.path.normpath(beside)))
+    candidates.append(Path(spec["weights"]))
+    want = spec.get("weights_sha256")
+    wrong = []
+    for path in dict.fromkeys(candidates):
+        if not path.is_file():
+            continue
+        if want and sha256_file(path) != want:
+            wrong.append(str(path))
+            continue
+        return {**spec, "weights": str(path)}
+    where = " or ".join(str(c) for c in dict.fromkeys(candidates))
+    found = f"; {', '.join(wrong)} has another sha256" if wrong else ""
+    raise UirbenchError(
+        f"{checkpoint} was trained with DA-CLIP {Path(spec['weights']).name} (sha256 "
+        f"{str(want)[:12]}...), not found at {where}{found}: pass that DA-CLIP with --daclip PATH"
+    )
 
 
 # ------------------------------------------------------------------------------------- tiling
@@ -504,7 +560,7 @@ def build(
         load_network_weights(net, state, str(weights))
     ctx = None
     if uses_daclip(cfg):
-        spec = daclip or meta.get("daclip")
+        spec = daclip or resolve_daclip_record(meta.get("daclip"), weights)
         if spec is None and random_init:
             spec = {"config": _daclip_config_for(cfg), "weights": None, "seed": 0}
         user_spec = isinstance(daclip, dict)  # a checkpoint's recorded (seeded) one is not refused
@@ -521,6 +577,10 @@ def build(
             )
     restorer = ModelRestorer(name, cfg, net, daclip=ctx, device=device, weights_sha256=sha, **kw)
     restorer.random_init = random_init
+    if ctx is not None and isinstance(spec, dict):  # which DA-CLIP made these outputs
+        restorer.info["daclip"] = {
+            k: spec[k] for k in ("config", "weights", "weights_sha256", "seed") if k in spec
+        }
     return restorer
 
 

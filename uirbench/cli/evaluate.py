@@ -34,6 +34,16 @@ def evaluate(
     weights: str | None = typer.Option(
         None, help="Checkpoint for --model (or 'zoo'); required except for identity."
     ),
+    daclip: Path | None = typer.Option(
+        None,
+        help="DA-CLIP checkpoint for DA-CLIP models (default: the one the --weights checkpoint "
+        "recorded, found by sha256 beside it, or the zoo's).",
+    ),
+    daclip_config: str | None = typer.Option(
+        None,
+        help="Config of an official --daclip .pt (default daclip_ViT-B-32); a uirbench DA-CLIP "
+        "checkpoint brings its own.",
+    ),
     random_init: bool = typer.Option(
         False,
         "--random-init",
@@ -121,6 +131,8 @@ def evaluate(
         seed=seed,
         limit_per_task=limit_per_task,
         random_init=random_init,
+        daclip=daclip,
+        daclip_config=daclip_config,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

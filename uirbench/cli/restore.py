@@ -40,9 +40,15 @@ def restore(
     daclip: Path | None = typer.Option(
         None,
         "--daclip",
-        help="DA-CLIP checkpoint for DA-CLIP models (default: the zoo's or the checkpoint's).",
+        help="DA-CLIP checkpoint for DA-CLIP models (default: the one the --weights checkpoint "
+        "recorded, found by sha256 beside it, or the zoo's).",
     ),
-    daclip_config: str = typer.Option("daclip_ViT-B-32", "--daclip-config", help="Its config."),
+    daclip_config: str | None = typer.Option(
+        None,
+        "--daclip-config",
+        help="Config of an official --daclip .pt (default daclip_ViT-B-32); a uirbench DA-CLIP "
+        "checkpoint brings its own.",
+    ),
     out: Path = typer.Option(Path("restored"), "--out", help="Output folder (PNG files)."),
     tile: int | None = typer.Option(
         None,
@@ -66,6 +72,7 @@ def restore(
     """
     from rich.console import Console
 
+    from uirbench.errors import UirbenchError
     from uirbench.models.registry import build_restorer
     from uirbench.restore import list_images, restore_paths, tile_grid
 
@@ -81,6 +88,8 @@ def restore(
             kw["random_init"] = True
         if daclip is not None:
             kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
+        elif daclip_config is not None:
+            raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
     restorer = build_restorer(model, weights=weights, device=device, **kw)
 
     def report(src: Path, dest: Path, degradation: list) -> None:

@@ -192,6 +192,8 @@ def run(
     gt: str | Path | None = None,
     task: str | None = None,
     random_init: bool = False,
+    daclip: str | Path | None = None,
+    daclip_config: str | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -202,6 +204,8 @@ def run(
     ``limit_per_task`` scores only the first N val pairs of each task (in key order): a quick
     look at a slow model, recorded in the results as a subset, never the benchmark's figure.
     ``random_init``: run ``model`` untrained (no ``weights``); recorded and flagged.
+    ``daclip`` / ``daclip_config``: the DA-CLIP of a DA-CLIP model, as ``uirbench restore``'s
+    options (default: the one its checkpoint recorded).
     """
     from uirbench.evaluate import results as res
 
@@ -295,7 +299,11 @@ def run(
         from uirbench.models.registry import build_restorer
 
         torch.manual_seed(seed)  # stochastic samplers (IR-SDE) give the same outputs per seed
-        kw = {"random_init": True} if random_init else {}
+        kw: dict[str, Any] = {"random_init": True} if random_init else {}
+        if daclip is not None:
+            kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
+        elif daclip_config is not None:
+            raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
         restorer = build_restorer(model, weights=weights, device=device, **kw)
         save_dir = out / "images" if save_images else None
         items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)

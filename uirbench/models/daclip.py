@@ -275,6 +275,18 @@ def read_daclip_state(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def checkpoint_config(path: str | Path) -> dict | None:
+    """The DA-CLIP config a uirbench checkpoint was trained with (``model_config`` in the JSON
+    beside its ``.safetensors``); None for an official ``.pt`` (which records none)."""
+    from uirbench.weights import read_meta
+
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not meta.exists():
+        return None
+    return read_meta(meta).get("model_config")
+
+
 def load_daclip_weights(model: DaCLIP, path: str | Path) -> None:
     """Load a DA-CLIP checkpoint strictly; a key mismatch names what is missing/unexpected."""
     state = read_daclip_state(path)

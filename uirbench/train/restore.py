@@ -311,6 +311,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
         ModelRestorer,
         build_daclip_context,
         build_network,
+        daclip_record,
         load_model_config,
         load_network_weights,
         network_state_from_file,
@@ -351,6 +352,8 @@ def _train(recipe: dict, log: Any = print) -> dict:
                 "the recipe (daclip.weights=PATH to a DA-CLIP checkpoint)"
             )
         daclip = build_daclip_context(cfg["daclip"], device=str(device))
+    # sha256 + path relative to the checkpoints: the run folder can move (see restore.build)
+    daclip_meta = daclip_record(cfg["daclip"], _checkpoint_dir(cfg)) if daclip else cfg["daclip"]
     ema = EMA(net, cfg["ema"]["beta"], cfg["ema"]["every"], cfg["ema"]["after"])
     o = cfg["optim"]
     optimizer = torch.optim.AdamW(
@@ -407,7 +410,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
             tensors |= {f"ema.{k}": v for k, v in ema.ema_model.state_dict().items()}
             meta = {
                 "step": step, "model": cfg["model"], "model_config": net_cfg,
-                "daclip": cfg["daclip"], "ema": ema.state(), "optimizer": opt_meta,
+                "daclip": daclip_meta, "ema": ema.state(), "optimizer": opt_meta,
                 "recipe": cfg, "world_size": env.world_size,
             }  # fmt: skip
             save_checkpoint(_checkpoint_dir(cfg) / "last", {**tensors, **opt_t}, meta)
