@@ -88,6 +88,12 @@ def evaluate(
         help="Score only the first N val pairs of each task: a quick look at a slow model, "
         "recorded as a subset in results.json (not the benchmark's figure).",
     ),
+    no_reference: bool = typer.Option(
+        False,
+        "--no-reference",
+        help="Score --outputs with no GT (real photos): no-reference pyiqa metrics, default "
+        "niqe,musiq,clipiqa,maniqa, options recorded in results.json.",
+    ),
     feature_cache: str | None = typer.Option(
         None,
         help="Folder caching GT features for FID (default ~/.cache/uirbench/features; "
@@ -104,12 +110,17 @@ def evaluate(
       uirbench evaluate --gt GT/ --outputs mine/ --task jpeg --profile basicsr --out results/m
 
       uirbench evaluate --root data/uir10 --model ours --weights zoo --out results/ours
+
+      uirbench evaluate --outputs restored_wild/ --no-reference --out results/wild
     """
     from rich.console import Console
 
     from uirbench.evaluate.profiles import get_profile
     from uirbench.evaluate.runner import run
 
+    if no_reference:
+        _no_reference(outputs, out, metrics, resolve_device(device), name, root or gt)
+        return
     prof = get_profile(profile).with_overrides(crop_border=crop_border, y_channel=y_channel)
     res = run(
         root=root,
@@ -138,4 +149,18 @@ def evaluate(
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:
         con.print(f"[yellow]warning:[/] {w}", highlight=False)
+    con.print(f"wrote {out}/results.json", highlight=False)
+
+
+def _no_reference(outputs, out, metrics, device, name, reference) -> None:
+    from rich.console import Console
+
+    from uirbench.errors import UirbenchError
+    from uirbench.evaluate.no_reference import score_no_reference
+
+    if outputs is None or reference is not None:
+        raise UirbenchError("--no-reference scores --outputs DIR alone (no --root, --gt, --model)")
+    score_no_reference(outputs, out, metrics=metrics, device=device, name=name)
+    con = Console()
+    con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     con.print(f"wrote {out}/results.json", highlight=False)

@@ -10,7 +10,7 @@ weights_app = typer.Typer(
     "Example: uirbench weights fetch lpips fid",
     no_args_is_help=True,
 )
-METRIC_NAMES = ("lpips", "fid")
+METRIC_NAMES = ("lpips", "fid", "niqe", "musiq", "clipiqa", "maniqa")
 
 
 def register(app: typer.Typer) -> None:
@@ -25,10 +25,11 @@ def remotes_for(name: str) -> list:
 
     if name in METRIC_NAMES:
         from uirbench.evaluate.metrics.pyiqa_metric import explicit_options, required_weights
+        from uirbench.evaluate.no_reference import PROFILE as NO_REFERENCE
         from uirbench.evaluate.profiles import get_profile
 
-        opts = explicit_options(name, get_profile("daclip").pyiqa.get(name))
-        return [f.remote() for f in required_weights(name, opts)]
+        given = NO_REFERENCE.get(name) or get_profile("daclip").pyiqa.get(name)
+        return [f.remote() for f in required_weights(name, explicit_options(name, given))]
     try:
         zoo_card(name)
     except UirbenchError:
@@ -41,7 +42,8 @@ def remotes_for(name: str) -> list:
 
 def fetch(
     names: list[str] = typer.Argument(
-        ..., help="lpips, fid, or zoo model names (e.g. daclip_vitb32)."
+        ...,
+        help="lpips, fid, niqe, musiq, clipiqa, maniqa, or zoo model names (e.g. daclip_vitb32).",
     ),
 ) -> None:
     """Download and sha256-verify weight files; files already cached are only verified.

@@ -37,10 +37,15 @@ class WeightFile:
 
     def remote(self) -> Remote:
         """The fetchable description (sha256 checked by the prefix in the file name)."""
+        if self.url.startswith("hf://"):  # a Hugging Face hub file: its own cache layout
+            repo, _, name = self.url.removeprefix("hf://").rpartition("/")
+            return Remote(self.what, self.url, hf_repo=repo, hf_file=name)
         return Remote(self.what, self.url, path=self.path)
 
 
-def missing_weights_message(missing: list[tuple[str, WeightFile]]) -> str:
+def missing_weights_message(
+    missing: list[tuple[str, WeightFile]], without: str = "--metrics psnr,ssim"
+) -> str:
     """One message naming every absent weight file, where it goes and the command to fetch it."""
     metrics = list(dict.fromkeys(m for m, _ in missing))
     lines = [
@@ -51,7 +56,7 @@ def missing_weights_message(missing: list[tuple[str, WeightFile]]) -> str:
         lines.append(f"  {m}: {f.what} {f.path.name} -> {f.path.parent}/ (from {f.url})")
     lines.append(
         f"Fetch them with `uirbench weights fetch {' '.join(metrics)}` (TORCH_HOME sets where), "
-        "or score without them: --metrics psnr,ssim"
+        f"or score without them: {without}"
     )
     return "\n".join(lines)
 
@@ -98,6 +103,8 @@ def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
             url = AlexNet_Weights.IMAGENET1K_V1.url
             path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
             out.append(WeightFile("torchvision AlexNet (IMAGENET1K_V1)", path, url))
+    elif metric in NO_REFERENCE_WEIGHTS:
+        out += NO_REFERENCE_WEIGHTS[metric](opts)
     elif metric == "fid":
         from pyiqa.archs import inception
 
@@ -106,6 +113,77 @@ def required_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
             path = pyiqa_cache_dir() / url.rsplit("/", 1)[-1]
             out.append(WeightFile("pytorch-fid Inception v3", path, url))
     return out
+
+
+def _pyiqa_file(what: str, url: str) -> WeightFile:
+    return WeightFile(what, pyiqa_cache_dir() / url.rsplit("/", 1)[-1], url)
+
+
+def _niqe_weights(opts: dict[str, Any]) -> list[WeightFile]:
+    from pyiqa.archs.niqe_arch import default_model_urls
+
+    key = "niqe_matlab" if opts.get("version") == "matlab" else "url"
+    return [_pyiqa_file("NIQE pristine-image model", default_model_urls[key])]
+
+
+def _musiq_weights(opts: dict[str, Any]) -> list[WeightFile]:
+    from pyiqa.archs.musiq_arch import default_model_urls
+
+    return [_pyiqa_file("MUSIQ checkpoint", default_model_urls[opts.get("pretrained", "koniq10k")])]
+
+
+def _clipiqa_weights(opts: dict[str, Any]) -> list[WeightFile]:
+    import torch
+    from pyiqa.archs.arch_util import get_url_from_name
+    from pyiqa.archs.clip_model import _MODELS
+
+    # pyiqa's clipiqa_arch module imports the `clip` package at import time; its URLs are
+    # rebuilt here so that naming the files works even where `clip` cannot be imported.
+    prompts = {
+        "clipiqa+": "CLIP-IQA+_learned_prompts-603f3273.pth",
+        "clipiqa+_rn50_512": "CLIPIQA+_RN50_512-89f5d940.pth",
+        "clipiqa+_vitL14_512": "CLIPIQA+_ViTL14_512-e66488f2.pth",
+    }
+    url = _MODELS[opts.get("backbone", "RN50")]
+    clip = Path(torch.hub.get_dir()) / "clip" / url.rsplit("/", 1)[-1]
+    out = [WeightFile(f"OpenAI CLIP {opts.get('backbone', 'RN50')}", clip, url)]
+    if "clipiqa+" in opts.get("model_type", "clipiqa"):
+        name = prompts[opts["model_type"]]
+        out.append(_pyiqa_file("CLIP-IQA+ learned prompts", get_url_from_name(name)))
+    return out
+
+
+def _maniqa_weights(opts: dict[str, Any]) -> list[WeightFile]:
+    import huggingface_hub
+    from pyiqa.archs.maniqa_arch import default_model_urls
+
+    # MANIQA builds timm's ViT with pretrained=True (from the Hugging Face hub) before loading
+    # its own checkpoint over it: both must be in their caches.
+    repo = "timm/vit_base_patch8_224.augreg2_in21k_ft_in1k"
+    cached = huggingface_hub.try_to_load_from_cache(repo, "model.safetensors")
+    vit = (
+        Path(cached)
+        if isinstance(cached, str)
+        else Path(
+            huggingface_hub.constants.HF_HUB_CACHE,
+            f"models--{repo.replace('/', '--')}",
+            "model.safetensors",
+        )
+    )
+    return [
+        _pyiqa_file("MANIQA checkpoint", default_model_urls[opts.get("train_dataset", "koniq")]),
+        WeightFile("timm ViT-B/8 (MANIQA's backbone)", vit, f"hf://{repo}/model.safetensors"),
+    ]
+
+
+# Weight files of the no-reference metrics uirbench names when they are missing.
+NO_REFERENCE_WEIGHTS = {
+    "niqe": _niqe_weights,
+    "musiq": _musiq_weights,
+    "clipiqa": _clipiqa_weights,
+    "clipiqa+": _clipiqa_weights,
+    "maniqa": _maniqa_weights,
+}
 
 
 def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
@@ -121,7 +199,8 @@ def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
     if missing:
         raise UirbenchError(missing_weights_message(missing))
     for f in files:
-        load_tensor_file(f.path)
+        if f.path.suffix != ".mat":  # MATLAB parameter files are read by scipy, not unpickled
+            load_tensor_file(f.path)
     return files
 
 

@@ -1,0 +1,97 @@
+"""No-reference scoring (``evaluate --outputs DIR --no-reference``) of real photos without GT.
+
+Offline, every absent weight file of the four metrics is named in one message. With a NIQE
+parameter file in pyiqa's cache, a folder of real photos is scored and every metric option is
+in results.json. Oracle for the scores: pyiqa's NIQE called directly on the same files with the
+same options (what uirbench adds is the folder handling, explicit options and records; the NIQE
+formula itself is pyiqa's). The parameter file is a synthetic prior (the real one is a download):
+its scores are not NIQE values to report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import scipy.io
+
+pytest.importorskip("pyiqa", reason="no-reference metrics need the optional [eval] extra")
+
+from uirbench.errors import UirbenchError
+from uirbench.evaluate.no_reference import NO_REFERENCE_METRICS, PROFILE, score_no_reference
+
+
+@pytest.fixture
+def offline_caches(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return tmp_path
+
+
+@pytest.fixture
+def photos(shared_data, tmp_path):
+    folder = tmp_path / "wild"
+    folder.mkdir()
+    for name in ("101085.png", "102061.png", "103070.png"):
+        shutil.copy(shared_data / "CBSD68" / name, folder / name)
+    return folder
+
+
+def test_all_missing_weights_named_at_once(offline_caches, photos, tmp_path):
+    with pytest.raises(UirbenchError) as err:
+        score_no_reference(photos, tmp_path / "out")
+    msg = str(err.value)
+    for f in (
+        "niqe_modelparameters.mat",
+        "musiq_koniq_ckpt",
+        "RN50.pt",
+        "ckpt_koniq10k.pt",
+        "vit_base_patch8_224",
+    ):
+        assert f in msg, f
+    assert "uirbench weights fetch niqe musiq clipiqa maniqa" in msg
+    assert not (tmp_path / "out").exists()
+
+
+def test_niqe_scores_real_photos_with_options_recorded(offline_caches, photos, tmp_path):
+    import pyiqa
+    import torch
+
+    from uirbench.evaluate.metrics.pyiqa_metric import pyiqa_cache_dir
+    from uirbench.io import read_image
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((36, 36))
+    params = pyiqa_cache_dir() / "niqe_modelparameters.mat"
+    params.parent.mkdir(parents=True)
+    scipy.io.savemat(params, {"mu_prisparam": rng.random((1, 36)), "cov_prisparam": a @ a.T})
+
+    res = score_no_reference(photos, tmp_path / "out", metrics="niqe", name="mine")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["profile"]["pyiqa"]["niqe"] == {"type": "NIQE", **PROFILE["niqe"]}
+    assert saved["per_task"]["wild"]["n"] == 3 and saved["method"] == "mine"
+    direct = pyiqa.create_metric(
+        "niqe", as_loss=False, device="cpu", pretrained_model_path=str(params), **PROFILE["niqe"]
+    )
+    want = []
+    for f in sorted(photos.iterdir()):
+        x = torch.from_numpy(read_image(f)).permute(2, 0, 1)[None].float() / 255
+        want.append(float(direct(x)))
+    per_image = (tmp_path / "out" / "per_image.csv").read_text().splitlines()
+    got = [float(line.split(",")[-1]) for line in per_image[1:]]
+    assert got == pytest.approx(want, rel=1e-6)
+    assert res["per_task"]["wild"]["niqe"] == pytest.approx(np.mean(want), rel=1e-9)
+
+
+def test_full_reference_metric_refused(photos, tmp_path):
+    with pytest.raises(UirbenchError, match="need GT"):
+        score_no_reference(photos, tmp_path / "out", metrics="psnr")
+    assert set(PROFILE) == set(NO_REFERENCE_METRICS)
