@@ -326,10 +326,11 @@ def tiled(
     tile: int,
     overlap: int,
     multiple: int = 1,
+    on_tile: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Apply ``fn(*crops)`` to aligned overlapping crops of ``inputs`` (Bx?xHxW, same H, W) and
     blend the outputs with linear ramps in the overlaps. Returns what ``fn`` on the whole image
-    would, up to the network's effects at tile borders."""
+    would, up to the network's effects at tile borders. ``on_tile()`` after each tile."""
     h, w = inputs[0].shape[-2:]
     tile = max(multiple, tile // multiple * multiple)
     if h <= tile and w <= tile:
@@ -350,6 +351,8 @@ def tiled(
                 weight = res.new_zeros((h, w))
             out[..., y : y + th, x : x + tw] += res * wt
             weight[y : y + th, x : x + tw] += wt
+            if on_tile is not None:
+                on_tile()
     return out / weight
 
 
@@ -471,6 +474,9 @@ class ModelRestorer(Restorer):
         self.overlap = overlap
         self.multiple = pad_multiple(cfg)
         self.last_degradation: list[tuple[str, float]] = []
+        # called after every network pass (a tile, or the whole image; per sampling step for
+        # IR-SDE): the CLI's progress bar (network_passes() gives the count per image)
+        self.on_pass: Callable[[], None] | None = None
         self.sde = None
         if cfg["arch"] == "irsde":
             from uirbench.models.irsde.sde import IRSDE
@@ -501,8 +507,11 @@ class ModelRestorer(Restorer):
 
         def apply(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
             if tile is None:
-                return fn(*inputs)
-            return tiled(fn, inputs, tile, self.overlap, self.multiple)
+                out = fn(*inputs)
+                if self.on_pass is not None:
+                    self.on_pass()
+                return out
+            return tiled(fn, inputs, tile, self.overlap, self.multiple, on_tile=self.on_pass)
 
         if self.sde is None:
             return apply(lambda x: self.model(x, **ctx), lq)
@@ -607,6 +616,13 @@ def tile_grid(restorer: Restorer, h: int, w: int) -> int:
     return len(_starts(h, tile, overlap)) * len(_starts(w, tile, overlap))
 
 
+def network_passes(restorer: Restorer, h: int, w: int) -> int:
+    """Network calls restoring an HxW image takes: tiles x sampling steps (IR-SDE)."""
+    if not isinstance(restorer, ModelRestorer):
+        return 1
+    return tile_grid(restorer, h, w) * (restorer.sde.T if restorer.sde is not None else 1)
+
+
 # ------------------------------------------------------------------------------------- files
 def list_images(inputs: Iterable[str | Path]) -> list[Path]:
     """Image files named directly or found (sorted, recursively) in folders."""
@@ -636,24 +652,86 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def output_paths(inputs: Iterable[str | Path], out_dir: str | Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` for every image: ``<out_dir>/<path relative to its folder>.png``, or
+    ``<out_dir>/<name>.png`` for a file given directly.
+
+    Refuses two inputs that would write one output (``d1/pic.jpg d2/pic.png``, or ``pic.jpg``
+    beside ``pic.png``) before anything is written, instead of silently keeping the last.
+    """
+    out_dir = Path(out_dir)
+    inputs = list(inputs)
+    roots = [Path(i) for i in inputs if Path(i).is_dir()]
+    planned: dict[Path, Path] = {}
+    pairs = []
+    for path in list_images(inputs):
+        root = next((r for r in roots if r in path.parents), None)
+        rel = path.relative_to(root) if root else Path(path.name)
+        dest = (out_dir / rel).with_suffix(".png")
+        if dest in planned:
+            if planned[dest].resolve() == path.resolve():
+                continue  # the same file named twice (e.g. a file and its folder)
+            raise UirbenchError(
+                f"{planned[dest]} and {path} would both be written to {dest}; restore them in "
+                "separate runs (--out) or rename one"
+            )
+        planned[dest] = path
+        pairs.append((path, dest))
+    return pairs
+
+
+def check_inputs(files: Iterable[Path]) -> None:
+    """Decode every input once before the first output is written; name all that fail."""
+    from uirbench.io import read_image
+
+    bad = []
+    for path in files:
+        try:
+            read_image(path)
+        except UirbenchError as exc:
+            bad.append(str(exc))
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise UirbenchError(
+            f"{len(bad)} input image(s) cannot be read, nothing was written: "
+            + "; ".join(bad[:5])
+            + more
+        )
+
+
 def restore_paths(
     restorer: Restorer,
     inputs: Iterable[str | Path],
     out_dir: str | Path,
     on_image: Callable[[Path, Path, list[tuple[str, float]]], None] | None = None,
+    on_start: Callable[[Path, int, int], None] | None = None,
 ) -> list[Path]:
-    """Restore every image, writing ``<out_dir>/<relative path>.png``; returns the outputs."""
+    """Restore every image, writing ``<out_dir>/<relative path>.png``; returns the outputs.
+
+    Every output path is planned (no two inputs may share one) and every input decoded before
+    the first output is written, so a bad 5th file stops the run with nothing half-done.
+    ``on_start(path, h, w)`` before each image, ``on_image(path, dest, degradation)`` after.
+    """
+    pairs = output_paths(inputs, out_dir)
+    check_inputs(p for p, _ in pairs)
+    return restore_pairs(restorer, pairs, on_image=on_image, on_start=on_start)
+
+
+def restore_pairs(
+    restorer: Restorer,
+    pairs: Iterable[tuple[Path, Path]],
+    on_image: Callable[[Path, Path, list[tuple[str, float]]], None] | None = None,
+    on_start: Callable[[Path, int, int], None] | None = None,
+) -> list[Path]:
+    """Restore planned ``(input, output)`` pairs (:func:`output_paths`, :func:`check_inputs`)."""
     from uirbench.io import read_image, write_png
 
-    out_dir = Path(out_dir)
     written = []
-    inputs = list(inputs)
-    roots = {Path(i) for i in inputs if Path(i).is_dir()}
-    for path in list_images(inputs):
-        root = next((r for r in roots if r in path.parents), None)
-        rel = path.relative_to(root) if root else Path(path.name)
-        dest = (out_dir / rel).with_suffix(".png")
-        restored = restorer.restore(to_tensor(read_image(path)))
+    for path, dest in pairs:
+        img = read_image(path)
+        if on_start is not None:
+            on_start(path, *img.shape[:2])
+        restored = restorer.restore(to_tensor(img))
         write_png(dest, to_uint8(restored))
         written.append(dest)
         if on_image is not None:

@@ -71,14 +71,30 @@ def restore(
       uirbench restore inputs/ --model nafnet --weights run/checkpoints/last.safetensors
     """
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from uirbench.errors import UirbenchError
     from uirbench.models.registry import build_restorer
-    from uirbench.restore import list_images, restore_paths, tile_grid
+    from uirbench.restore import (
+        check_inputs,
+        network_passes,
+        output_paths,
+        restore_pairs,
+        tile_grid,
+    )
 
     console = Console()
     device = resolve_device(device)
-    files = list_images(inputs)  # fail on a bad input before loading a model
+    # every output planned (no collisions) and every input decoded before loading a model
+    pairs = output_paths(inputs, out)
+    check_inputs(p for p, _ in pairs)
     kw: dict = {}
     if model != "identity":
         kw = {"config": config, "tile": tile, "overlap": overlap, "seed": seed}
@@ -92,6 +108,24 @@ def restore(
             raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
     restorer = build_restorer(model, weights=weights, device=device, **kw)
 
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,  # piped: plain log lines only, no bar frames
+    )
+    images = progress.add_task("images", total=len(pairs))
+    passes = progress.add_task("network passes", total=1, visible=False)
+    restorer.on_pass = lambda: progress.advance(passes)
+
+    def start(src: Path, h: int, w: int) -> None:
+        n = network_passes(restorer, h, w)
+        progress.reset(passes, total=n, description=f"{src.name} ({w}x{h})", visible=n > 1)
+
     def report(src: Path, dest: Path, degradation: list) -> None:
         from uirbench.io import read_image
 
@@ -99,7 +133,10 @@ def restore(
         n = tile_grid(restorer, h, w)
         where = f"{n} tiles" if n > 1 else "whole image"
         deg = f"  predicted: {degradation[0][0]} ({degradation[0][1]:.2f})" if degradation else ""
-        console.print(f"{src} -> {dest} [{w}x{h}, {where}]{deg}", highlight=False)
+        # printed through the progress console: above the bars, never inside them
+        progress.console.print(f"{src} -> {dest} [{w}x{h}, {where}]{deg}", highlight=False)
+        progress.advance(images)
 
-    restore_paths(restorer, inputs, out, on_image=report)
-    console.print(f"restored {len(files)} image(s) into {out}", highlight=False)
+    with progress:
+        restore_pairs(restorer, pairs, on_image=report, on_start=start)
+    console.print(f"restored {len(pairs)} image(s) into {out}", highlight=False)
