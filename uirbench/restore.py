@@ -112,6 +112,8 @@ def network_state_from_file(path: str | Path) -> tuple[dict[str, torch.Tensor], 
         tensors, meta = load_checkpoint(path)
     else:
         tensors, meta = load_tensor_file(path), {}
+        if isinstance(tensors.get("params"), dict):  # BasicSR's {"params": state_dict}
+            tensors = tensors["params"]
     for prefix in ("ema.", "net."):
         picked = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if picked:

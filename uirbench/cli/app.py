@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "leaderboard",
     "caption",
     "restore",
+    "export",
     "train_restore",
     "demo",
 ]
