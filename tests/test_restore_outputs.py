@@ -72,7 +72,7 @@ def test_progress_counts_every_network_pass() -> None:
 
     from uirbench.models.registry import build_restorer as build
 
-    r = build("nafnet", weights=None, config="nafnet_tiny", tile=32, overlap=8)
+    r = build("nafnet", random_init=True, config="nafnet_tiny", tile=32, overlap=8)
     calls = []
     r.on_pass = lambda: calls.append(1)
     r.restore(torch.rand(1, 3, 48, 80))
