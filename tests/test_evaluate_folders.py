@@ -97,3 +97,35 @@ def test_cli_gt_outputs_exit_0(tmp_path):
     assert r.returncode == 0, r.stderr
     j = json.loads((out / "results.json").read_text())
     assert j["per_task"]["gt"]["psnr"] == pytest.approx(np.mean(want[None]))
+
+
+def test_converted_outputs_are_warned_in_results_and_printed(tmp_path):
+    import cv2
+
+    gt, outs, _ = make_folders(tmp_path)
+    rgb = cv2.imread(str(outs / "b.png"))
+    (outs / "b.png").unlink()
+    cv2.imwrite(str(outs / "b.jpg"), rgb, [cv2.IMWRITE_JPEG_QUALITY, 95])  # lossy
+    grey = cv2.cvtColor(cv2.imread(str(outs / "IMG_0001.png")), cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(outs / "IMG_0001.png"), grey)  # grayscale
+    bgra = cv2.cvtColor(cv2.imread(str(outs / "my photo.v2.png")), cv2.COLOR_BGR2BGRA)
+    cv2.imwrite(str(outs / "my photo.v2.png"), bgra)  # alpha
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "uirbench", "evaluate", "--gt", str(gt), "--outputs", str(outs)]
+    cmd += ["--out", str(out), "--metrics", "psnr", "--workers", "1"]
+    env = {**__import__("os").environ, "COLUMNS": "300"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    warnings = json.loads((out / "results.json").read_text())["warnings"]
+    text = "\n".join(warnings)
+    assert "1 lossy format (JPEG/WebP)" in text and "b.jpg" in text
+    assert "1 grayscale, replicated" in text and "IMG_0001.png" in text
+    assert "1 alpha channel dropped" in text and "my photo.v2.png" in text
+    assert "b.jpg" in r.stderr and "grayscale" in r.stderr  # printed before scoring
+    assert "scoring images" in r.stderr and "3/3" in r.stderr  # the progress bar
+
+
+def test_plain_rgb_png_outputs_have_no_conversion_warning(tmp_path):
+    gt, outs, _ = make_folders(tmp_path)
+    res = run(root=None, gt=gt, outputs=outs, task="x", out=tmp_path / "r", metrics="psnr")
+    assert res["warnings"] == []

@@ -114,6 +114,7 @@ def evaluate(
       uirbench evaluate --outputs restored_wild/ --no-reference --out results/wild
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from uirbench.evaluate.profiles import get_profile
     from uirbench.evaluate.runner import run
@@ -121,6 +122,7 @@ def evaluate(
     if no_reference:
         _no_reference(outputs, out, metrics, resolve_device(device), name, root or gt)
         return
+    err = Console(stderr=True)
     prof = get_profile(profile).with_overrides(crop_border=crop_border, y_channel=y_channel)
     res = run(
         root=root,
@@ -144,11 +146,13 @@ def evaluate(
         random_init=random_init,
         daclip=daclip,
         daclip_config=daclip_config,
+        progress=True,
+        log=lambda msg: err.print(f"[yellow]{escape(msg)}[/]", highlight=False),
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:
-        con.print(f"[yellow]warning:[/] {w}", highlight=False)
+        con.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     con.print(f"wrote {out}/results.json", highlight=False)
 
 

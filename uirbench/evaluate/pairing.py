@@ -28,6 +28,49 @@ class Pair:
     stem: str
     output: Path
     gt: Path
+    conversions: tuple[str, ...] = ()  # what decoding changes (see :func:`conversions`)
+
+
+# Kinds of conversion an output goes through before scoring, and what each means for its score.
+CONVERSIONS = {
+    "grayscale": "grayscale, replicated to 3 channels (its colour error is scored as is)",
+    "alpha": "alpha channel dropped (not composited)",
+    "palette": "palette image, expanded to RGB",
+    "bit depth": "not 8 bits per channel",
+    "lossy": "lossy format (JPEG/WebP): its compression error counts against the method",
+}
+
+
+def conversions(im: Image.Image) -> tuple[str, ...]:
+    """The conversions (keys of :data:`CONVERSIONS`) decoding this image to 8-bit RGB implies,
+    from its header: a score of a grey, translucent or JPEG output is not a score of what the
+    method produced, so each is reported."""
+    out = []
+    mode = im.mode
+    if mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+        out.append("grayscale")
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
+        out.append("alpha")
+    if mode in ("P", "PA"):
+        out.append("palette")
+    if mode in ("1", "I", "I;16", "I;16B", "I;16L", "F") or mode.startswith("I;16"):
+        out.append("bit depth")
+    if (im.format or "").upper() in ("JPEG", "MPO", "WEBP"):
+        out.append("lossy")
+    return tuple(out)
+
+
+def conversion_warnings(pairs: list[Pair], outputs: Path) -> list[str]:
+    """One warning per kind of conversion, naming the files (the first few)."""
+    by_kind: dict[str, list[str]] = {}
+    for p in pairs:
+        for kind in p.conversions:
+            by_kind.setdefault(kind, []).append(str(p.output.relative_to(outputs)))
+    out = []
+    for kind, files in by_kind.items():
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        out.append(f"outputs converted before scoring: {len(files)} {CONVERSIONS[kind]}: {shown}")
+    return out
 
 
 def _listing(title: str, items: list[str]) -> str:
@@ -144,12 +187,13 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
         try:
             with Image.open(out) as im:  # header only: the size, to list every mismatch at once
                 w, h = im.size
+                conv = conversions(im)
         except (OSError, Image.DecompressionBombError) as exc:
             unreadable.append(f"{out.relative_to(outputs)}: {exc.__class__.__name__}")
             continue
         if (w, h) != (int(row.width), int(row.height)):
             mismatched.append(f"{out.relative_to(outputs)}: {w}x{h}, GT {row.width}x{row.height}")
-        pairs.append(Pair(row.key, row.task, row.stem, out, root / row.gt_path))
+        pairs.append(Pair(row.key, row.task, row.stem, out, root / row.gt_path, conv))
     extra += [str(p.relative_to(outputs)) for p in found.values()]
 
     problems = []

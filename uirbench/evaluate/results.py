@@ -108,8 +108,11 @@ def write_results(
     metric_opts: dict[str, Any],
     name: str | None = None,
     extra: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write the four result files into ``out``; return the results dict.
+
+    ``warnings`` (e.g. outputs converted before scoring) go first in the JSON's ``warnings``.
 
     ``dataset`` says what the GT was: a built root (``kind: root``, its index sha256 and the
     sources its rows came from) or a plain folder (``kind: folder``, the sha256 of its listing).
@@ -117,7 +120,7 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     table = per_task_table(per_image, metrics, fid)
     method = name or model or Path(outputs).name
-    warnings = []
+    warnings = list(warnings or [])
     if fid:
         for task, f in fid.items():
             if f["n"] < f["dims"]:

@@ -9,9 +9,10 @@ processes so decoding overlaps scoring.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
 from uirbench.evaluate.metrics.ssim_skimage import ssim_skimage
-from uirbench.evaluate.pairing import pair_outputs
+from uirbench.evaluate.pairing import Pair, conversion_warnings, pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
 from uirbench.io import read_image, sha256_file, write_png
 from uirbench.tasks import all_tasks, parse_tasks
@@ -105,8 +106,7 @@ def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.nda
         yield item
 
 
-def _folder_items(rows: pd.DataFrame, outputs: Path, root: Path, workers: int) -> Iterator[_Item]:
-    pairs = pair_outputs(outputs, rows, root)
+def _folder_items(pairs: list[Pair], workers: int) -> Iterator[_Item]:
     files = [(str(p.output), str(p.gt)) for p in pairs]
     for p, (out, gt) in zip(pairs, _loader(files, workers), strict=True):
         if out.shape != gt.shape:
@@ -153,6 +153,36 @@ def _model_items(
         yield from flush()
 
 
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[], None]]:
+    """An ``advance()`` for each image scored; with ``enabled``, a rich bar on stderr with the
+    count, elapsed time and ETA (model runs: restoring is part of each step)."""
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    cols = (
+        TextColumn("scoring images"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*cols, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("scoring", total=total)
+        yield lambda: bar.advance(task)
+
+
 def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) -> pd.DataFrame:
     df = read_index(root)
     selected = [t.id for t in parse_tasks(tasks)]
@@ -194,6 +224,8 @@ def run(
     random_init: bool = False,
     daclip: str | Path | None = None,
     daclip_config: str | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -201,6 +233,9 @@ def run(
     Writes ``per_image.csv``, ``per_task.csv``, ``per_task.md`` and ``results.json`` into ``out``
     and returns the results dict (the JSON's content). GT features for FID are cached under
     ``feature_cache`` (default ``~/.cache/uirbench/features``; ``"off"`` disables it).
+    ``progress`` shows a bar with the image count and ETA on stderr; ``log`` receives warnings
+    known before scoring starts (outputs converted on decoding: grayscale, alpha, palette, lossy
+    formats), which are also in the results' ``warnings``.
     ``limit_per_task`` scores only the first N val pairs of each task (in key order): a quick
     look at a slow model, recorded in the results as a subset, never the benchmark's figure.
     ``random_init``: run ``model`` untrained (no ``weights``); recorded and flagged.
@@ -292,6 +327,7 @@ def run(
 
             fr_metrics[m] = PyiqaFullReference(m, prof.pyiqa.get(m), device=device)
 
+    run_warnings: list[str] = []
     restorer = None
     if model is not None:
         import torch
@@ -308,7 +344,12 @@ def run(
         save_dir = out / "images" if save_images else None
         items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)
     else:
-        items = _folder_items(rows, Path(outputs), root, workers)
+        pairs = pair_outputs(Path(outputs), rows, root)
+        run_warnings += conversion_warnings(pairs, Path(outputs))
+        for w in run_warnings:  # now, not after minutes of scoring
+            if log is not None:
+                log(f"warning: {w}")
+        items = _folder_items(pairs, workers)
 
     own = [m for m in names if m in OWN]
     records: list[dict[str, Any]] = []
@@ -360,8 +401,9 @@ def run(
             except ValueError as exc:  # e.g. an image smaller than the SSIM window + crop
                 raise UirbenchError(f"{records[i]['key']}: {exc}") from None
 
-    with ThreadPoolExecutor(n_threads) as pool:
+    with ThreadPoolExecutor(n_threads) as pool, _progress(len(rows), progress) as advance:
         for it in items:
+            advance()
             i = len(records)
             records.append(
                 {
@@ -425,4 +467,5 @@ def run(
         metric_opts=metric_opts,
         name=name,
         extra=extra,
+        warnings=run_warnings,
     )
