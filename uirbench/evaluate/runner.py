@@ -302,7 +302,14 @@ def run(
             missing_weights_message,
         )
 
-        missing = missing_weights(names, prof.pyiqa)
+        try:
+            missing = missing_weights(names, prof.pyiqa)
+        except ImportError as exc:  # pyiqa is the optional [eval] extra
+            others = ", ".join(m for m in names if m not in OWN)
+            raise UirbenchError(
+                f"--metrics {others} need pyiqa ({exc.name or exc}): pip install 'uirbench[eval]', "
+                "or score without them: --metrics psnr,ssim"
+            ) from None
         if missing:
             raise UirbenchError(missing_weights_message(missing))
 
