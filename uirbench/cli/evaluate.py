@@ -53,10 +53,17 @@ def evaluate(
     outputs: Path | None = typer.Option(
         None, help="Folder of restored images (<task>/<name>.png or flat <name>.png)."
     ),
-    profile: str = typer.Option(
-        "daclip",
-        help="Metric profile: daclip (paper), y (MATLAB Y, rounded) or basicsr (BasicSR Y, "
-        "unrounded).",
+    preset: str | None = typer.Option(
+        None,
+        help="The benchmark the --root was built as (uir10, aio3): checks the root is that "
+        "setting's val set, scores with the setting's protocol (aio3: profile promptir) and "
+        "records the setting for `leaderboard export --setting`.",
+    ),
+    profile: str | None = typer.Option(
+        None,
+        help="Metric profile: daclip (paper), y (MATLAB Y, rounded), basicsr (BasicSR Y, "
+        "unrounded) or promptir (AirNet/PromptIR: skimage, crop to 16) (default: the "
+        "--preset's, else daclip).",
     ),
     crop_border: int | None = typer.Option(
         None,
@@ -112,17 +119,20 @@ def evaluate(
       uirbench evaluate --root data/uir10 --model ours --weights zoo --out results/ours
 
       uirbench evaluate --outputs restored_wild/ --no-reference --out results/wild
+      uirbench evaluate --preset aio3 --root data/aio3 --outputs mine/ --out results/aio3
     """
     from rich.console import Console
     from rich.markup import escape
 
     from uirbench.evaluate.profiles import get_profile
-    from uirbench.evaluate.runner import run
+    from uirbench.evaluate.runner import run, setting_profile
 
     if no_reference:
         _no_reference(outputs, out, metrics, resolve_device(device), name, root or gt)
         return
     err = Console(stderr=True)
+    if profile is None:
+        profile = setting_profile(preset) if preset else "daclip"
     prof = get_profile(profile).with_overrides(crop_border=crop_border, y_channel=y_channel)
     res = run(
         root=root,
@@ -148,6 +158,7 @@ def evaluate(
         daclip_config=daclip_config,
         progress=True,
         log=lambda msg: err.print(f"[yellow]{escape(msg)}[/]", highlight=False),
+        setting=preset,
     )
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)

@@ -32,11 +32,18 @@ def export(
         "(another dataset, a subset, a random-init model, another profile): they are flagged "
         "(Flags column, dagger + footnote) and never bold.",
     ),
+    setting: str | None = typer.Option(
+        None,
+        help="Another benchmark's table: aio3 (AirNet/PromptIR three tasks): its tasks as "
+        "columns, its published rows (with a Reference column per row), results of "
+        "`evaluate --preset aio3` (default: the DA-CLIP ten tasks).",
+    ),
 ) -> None:
     """One table per metric: methods x ten tasks + Average; flags inconsistent averages.
 
     Examples:
       uirbench leaderboard export --include-paper --out leaderboard
+      uirbench leaderboard export --setting aio3 --include-paper --format csv
       uirbench leaderboard export runs/eval/results.json --include-paper --format tex
     """
     from rich.console import Console
@@ -52,6 +59,7 @@ def export(
         source=source,
         manifests=manifests,
         allow_mixed=allow_mixed,
+        setting=setting,
     )
     con = Console()
     for p in written:

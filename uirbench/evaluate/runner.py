@@ -33,6 +33,36 @@ from uirbench.io import read_image, sha256_file, write_png
 from uirbench.tasks import all_tasks, parse_tasks
 
 
+def setting_profile(setting: str) -> str:
+    """The metric profile a benchmark's published numbers use (its manifest's ``profile``)."""
+    from uirbench.data.manifest import BENCHMARK_NAMES, load_benchmark
+
+    if setting not in BENCHMARK_NAMES:
+        raise UirbenchError(
+            f"--preset {setting!r}: not a benchmark; use {', '.join(BENCHMARK_NAMES)}"
+        )
+    return load_benchmark(setting).get("profile", "daclip")
+
+
+def check_setting_root(root: Path, setting: str) -> None:
+    """Refuse a root that was not built as ``setting`` (another task set: other test sets)."""
+    from uirbench.data.task_file import load_task_file, tasks_for_root
+    from uirbench.data.uir10 import preset_tasks_file
+
+    setting_profile(setting)  # a known benchmark
+    want_file = preset_tasks_file(setting)
+    want = load_task_file(want_file) if want_file else None
+
+    def key(ts: tuple | None) -> list | None:  # a root's copy keeps what defines the tasks
+        return None if ts is None else [(t.id, t.folder, t.degradation, t.synth) for t in ts]
+
+    if key(tasks_for_root(root)) != key(want):
+        raise UirbenchError(
+            f"--preset {setting}: {root} was not built with --preset {setting} (its tasks.yaml "
+            f"differs); build it with `uirbench build-data --preset {setting} --root DIR`"
+        )
+
+
 def score_pair(
     output: np.ndarray, gt: np.ndarray, profile: Profile, metrics: Sequence[str] = ("psnr", "ssim")
 ) -> dict[str, float]:
@@ -226,6 +256,7 @@ def run(
     daclip_config: str | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    setting: str | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -241,6 +272,8 @@ def run(
     ``random_init``: run ``model`` untrained (no ``weights``); recorded and flagged.
     ``daclip`` / ``daclip_config``: the DA-CLIP of a DA-CLIP model, as ``uirbench restore``'s
     options (default: the one its checkpoint recorded).
+    ``setting`` (``--preset``: uir10, aio3): ``root`` must be that benchmark's build (its task
+    set); recorded in the results for ``leaderboard export --setting``.
     """
     from uirbench.evaluate import results as res
 
@@ -276,6 +309,8 @@ def run(
         }
     else:
         root = Path(root)
+        if setting is not None:
+            check_setting_root(root, setting)
         rows = _val_rows(root, tasks, limit_per_task)
         dataset = {
             "kind": "root",
@@ -449,6 +484,8 @@ def run(
             fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}
 
     extra: dict[str, Any] = {"seed": seed} if model is not None else {}
+    if setting is not None:
+        extra["setting"] = setting
     if limit_per_task:
         extra["subset"] = f"first {limit_per_task} val pairs per task (not the full val split)"
     if fid_cache:

@@ -42,12 +42,20 @@ def _results_files(paths: list[Path]) -> list[Path]:
 
 PAPER_PROFILE = "daclip"
 FLAGS = "Flags"
+REFERENCE = "Reference"  # where a row's values were read (paper + version + table, or file)
 
 
-def comparability_flags(res: dict) -> list[str]:
+def comparability_flags(
+    res: dict, setting: str = ref.DEFAULT_SETTING, paper_profile: str = PAPER_PROFILE
+) -> list[str]:
     """Why a result is not comparable with the paper's rows (empty when it is, as far as the
-    results.json says): another dataset, a subset, an untrained model or another profile."""
+    results.json says): another dataset, a subset, an untrained model or another profile.
+    ``setting``: the benchmark the paper's rows belong to (``uir10``; ``aio3`` needs results of
+    ``evaluate --preset aio3``)."""
     flags = []
+    scored_as = res.get("setting") or ref.DEFAULT_SETTING
+    if scored_as != setting:
+        flags.append(f"scored as {scored_as}, not with evaluate --preset {setting}")
     ds = res.get("dataset") or {}
     sources = set(ds.get("sources") or [])
     if ds.get("kind") == "folder":
@@ -64,14 +72,16 @@ def comparability_flags(res: dict) -> list[str]:
     if res.get("random_init") or untrained:
         flags.append("random-init model (no trained weights)")
     profile = (res.get("profile") or {}).get("name")
-    if profile != PAPER_PROFILE:
-        flags.append(f"profile {profile}, not the paper's {PAPER_PROFILE}")
+    if profile != paper_profile:
+        flags.append(f"profile {profile}, not the paper's {paper_profile}")
     return flags
 
 
-def load_results(paths: list[Path]) -> pd.DataFrame:
+def load_results(
+    paths: list[Path], setting: str = ref.DEFAULT_SETTING, paper_profile: str = PAPER_PROFILE
+) -> pd.DataFrame:
     """Evaluated rows in the reference's long format (source = 'uirbench <profile>'), each with
-    its comparability flags (``flags``)."""
+    its comparability flags (``flags``) against ``setting``'s published rows."""
     rows = []
     for f in _results_files(paths):
         try:
@@ -79,7 +89,7 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
             per_task, method, profile = res["per_task"], res["method"], res["profile"]["name"]
         except (ValueError, KeyError) as exc:
             raise UirbenchError(f"{f}: not a uirbench results.json ({exc})") from None
-        flags = "; ".join(comparability_flags(res))
+        flags = "; ".join(comparability_flags(res, setting, paper_profile))
         few = [t for t, x in (res.get("fid_samples") or {}).items() if x["n"] < x["dims"]]
         fid_note = f"FID from fewer images than feature dims on {len(few)} task(s)" if few else ""
         for task, vals in per_task.items():
@@ -94,7 +104,7 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
                 rows.append(
                     {
                         "source": f"uirbench {profile}",
-                        "setting": "unified",
+                        "setting": res.get("setting") or "unified",
                         "dataset": res["dataset"].get("root") or res["dataset"].get("gt"),
                         "method": method,
                         "task": tid,
@@ -105,9 +115,10 @@ def load_results(paths: list[Path]) -> pd.DataFrame:
                         "paper": str(f),
                         "note": fid_note if metric == "fid" else "",
                         "flags": flags,
+                        "ref": str(f),
                     }
                 )
-    cols = [*ref.COLUMNS, "text", "decimals", "paper", "note", "flags"]
+    cols = [*ref.COLUMNS, "text", "decimals", "paper", "note", "flags", "ref"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -128,19 +139,32 @@ def _tolerance(texts: list[str]) -> float:
     return 10.0**-d + 1e-9
 
 
-def task_columns(long: pd.DataFrame) -> list[str]:
-    """The ten tasks in paper order, then tasks of the user's (task files) in the order found."""
+def task_columns(long: pd.DataFrame, tasks: list[str] | None = None) -> list[str]:
+    """The setting's tasks (default: the ten in paper order), then other tasks (task files) in
+    the order found."""
+    base = list(tasks) if tasks is not None else TASK_IDS
     found = [t for t in dict.fromkeys(long["task"]) if t != "average"]
-    return TASK_IDS + [t for t in found if t not in TASK_IDS]
+    return base + [t for t in found if t not in base]
 
 
-def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None) -> pd.DataFrame:
-    """Methods x tasks + Average (+ Mean of tasks and Note where a published average is off)."""
+def metric_table(
+    long: pd.DataFrame,
+    metric: str,
+    reference: pd.DataFrame | None,
+    tasks: list[str] | None = None,
+) -> pd.DataFrame:
+    """Methods x tasks + Average (+ Mean of tasks and Note where a published average is off).
+
+    ``tasks``: the setting's tasks (default: the ten); the Average check uses them. With
+    ``tasks`` given, a ``Reference`` column says where each row's values were read.
+    """
+    setting_tasks = list(tasks) if tasks is not None else TASK_IDS
+    n_tasks = len(setting_tasks)
     sub = long[long["metric"] == metric]
     if sub.empty:
         raise UirbenchError(f"no rows for metric {metric!r}")
     t3 = None
-    if reference is not None:
+    if reference is not None and tasks is None:  # DA-CLIP's Table 3: the ten-task averages
         t3 = reference[
             (reference["source"] == ref.AVERAGES_TABLE) & (reference["metric"] == metric)
         ]
@@ -148,19 +172,19 @@ def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None
     for (source, method), g in sub.groupby(["source", "method"], sort=False):
         by_task = {r.task: r for r in g.itertuples()}
         row: dict[str, object] = {"Method": method, "Source": source}
-        for t in task_columns(sub):
+        for t in task_columns(sub, tasks):
             r = by_task.get(t)
             row[t] = _fmt(metric, r.value, r.text, r.decimals) if r is not None else ""
         avg = by_task.get("average")
         row[AVERAGE] = _fmt(metric, avg.value, avg.text, avg.decimals) if avg is not None else ""
         row[MEAN_OF_TASKS], notes = "", []
-        tasks_present = [t for t in TASK_IDS if t in by_task]
-        if 0 < len(tasks_present) < len(TASK_IDS):
-            notes.append(f"partial: {len(tasks_present)}/10 tasks")
+        tasks_present = [t for t in setting_tasks if t in by_task]
+        if 0 < len(tasks_present) < n_tasks:
+            notes.append(f"partial: {len(tasks_present)}/{n_tasks} tasks")
         published = avg is not None and avg.text
-        if published and len(tasks_present) == len(TASK_IDS):
-            texts = [by_task[t].text for t in TASK_IDS] + [avg.text]
-            mean = sum(by_task[t].value for t in TASK_IDS) / len(TASK_IDS)
+        if published and len(tasks_present) == n_tasks:
+            texts = [by_task[t].text for t in setting_tasks] + [avg.text]
+            mean = sum(by_task[t].value for t in setting_tasks) / n_tasks
             if abs(mean - avg.value) > _tolerance(texts):
                 row[MEAN_OF_TASKS] = f"{mean:.{max(ref.decimals(x) for x in texts) + 1}f}"
                 notes.append(
@@ -178,6 +202,8 @@ def metric_table(long: pd.DataFrame, metric: str, reference: pd.DataFrame | None
         row["Note"] = "; ".join(notes)
         flags = g["flags"].fillna("") if "flags" in g else []
         row[FLAGS] = "; ".join(f for f in dict.fromkeys(flags) if f)
+        if tasks is not None and "ref" in g:
+            row[REFERENCE] = "; ".join(r for r in dict.fromkeys(g["ref"].fillna("")) if r)
         out.append(row)
     table = pd.DataFrame(out)
     # The column only where a row is flagged (paper-only tables stay as printed).
@@ -238,13 +264,19 @@ def merged_long(
     include_paper: bool,
     manifests: str | Path | None,
     allow_mixed: bool = False,
+    setting: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Evaluated rows (+ the unified per-task paper tables) in one long table.
 
     With the paper's rows, a result flagged by :func:`comparability_flags` is refused unless
-    ``allow_mixed``: a number beside the paper's reads as comparable with it.
+    ``allow_mixed``: a number beside the paper's reads as comparable with it. ``setting``
+    (``aio3``): that setting's published rows and protocol instead of the DA-CLIP paper's.
     """
-    frames = [load_results(results)] if results else []
+    if setting not in (None, ref.DEFAULT_SETTING):
+        meta = ref.setting_meta(setting, manifests)
+        frames = [load_results(results, setting, meta["profile"])] if results else []
+    else:
+        frames = [load_results(results)] if results else []
     reference = None
     if include_paper and frames and not allow_mixed:
         flagged = frames[0].drop_duplicates("paper")
@@ -258,8 +290,11 @@ def merged_long(
             )
     if include_paper:
         reference = ref.load_reference(manifests)
-        keep = set(ref.UNIFIED_TABLES.values()) | {"Table 4"}
-        frames.insert(0, reference[reference["source"].isin(keep)])
+        if setting not in (None, ref.DEFAULT_SETTING):
+            frames.insert(0, reference[reference["setting"] == setting])
+        else:
+            keep = set(ref.UNIFIED_TABLES.values()) | {"Table 4"}
+            frames.insert(0, reference[reference["source"].isin(keep)])
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise UirbenchError("nothing to export: pass results.json paths and/or --include-paper")
@@ -275,8 +310,13 @@ def export(
     source: str | None = None,
     manifests: str | Path | None = None,
     allow_mixed: bool = False,
+    setting: str | None = None,
 ) -> list[Path]:
     """Write one table per metric (or the paper tables named in ``source``); return the paths.
+
+    ``setting`` (``aio3``): columns are that setting's tasks, the published rows its own
+    (``uirbench/manifests/leaderboard/<setting>.yaml``), results must come from
+    ``evaluate --preset <setting>``, and a ``Reference`` column says where each row was read.
 
     Flagged results (another dataset, a subset, random init, another profile) carry a Flags
     column in CSV and a dagger plus footnote in Markdown/LaTeX, and are never bold against
@@ -297,11 +337,18 @@ def export(
                 )
             )
         return written
-    long, reference = merged_long(results, include_paper, manifests, allow_mixed)
+    long, reference = merged_long(results, include_paper, manifests, allow_mixed, setting)
+    tasks, prefix = None, "leaderboard"
+    if setting not in (None, ref.DEFAULT_SETTING):
+        tasks, prefix = (
+            list(ref.setting_meta(setting, manifests)["tasks"]),
+            f"leaderboard_{setting}",
+        )
     for m in _select_metrics(long, metrics):
-        table = metric_table(long, m, reference)
+        table = metric_table(long, m, reference, tasks)
         arrow = "higher is better" if higher_is_better(m) else "lower is better"
-        written.append(render(table, out / f"leaderboard_{m}.{fmt}", fmt, f"{m} ({arrow})", m))
+        title = f"{m} ({arrow})" + (f", setting {setting}" if tasks is not None else "")
+        written.append(render(table, out / f"{prefix}_{m}.{fmt}", fmt, title, m))
     return written
 
 

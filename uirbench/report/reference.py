@@ -68,8 +68,26 @@ def load_reference(manifests: str | Path | None = None) -> pd.DataFrame:
             raise UirbenchError(f"{csv}: a value is not a number ({exc})") from None
         df["decimals"] = df["text"].map(decimals)
         df["paper"] = meta.get("paper", csv.stem)
+        # Where each value was read: the CSV's own `ref` column, else the paper and its table.
+        arxiv = f" (arXiv:{meta['arxiv']})" if meta.get("arxiv") else ""
+        default_ref = f"{meta.get('paper', csv.stem)}{arxiv}, " + df["source"]
+        df["ref"] = df["ref"].where(df["ref"] != "", default_ref) if "ref" in df else default_ref
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
+
+
+DEFAULT_SETTING = "uir10"
+
+
+def setting_meta(setting: str, manifests: str | Path | None = None) -> dict[str, Any]:
+    """The reference metadata of a setting (``aio3``: its tasks, profile, rows); the DA-CLIP
+    paper's file (no ``setting`` key) is ``uir10``."""
+    metas = load_meta(manifests)
+    for meta in metas:
+        if meta.get("setting", DEFAULT_SETTING) == setting:
+            return meta
+    known = sorted({m.get("setting", DEFAULT_SETTING) for m in metas})
+    raise UirbenchError(f"--setting {setting!r}: no reference results; known: {', '.join(known)}")
 
 
 def model_aliases(manifests: str | Path | None = None) -> dict[str, str]:
