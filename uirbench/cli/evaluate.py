@@ -119,6 +119,7 @@ def evaluate(
       uirbench evaluate --root data/uir10 --model ours --weights zoo --out results/ours
 
       uirbench evaluate --outputs restored_wild/ --no-reference --out results/wild
+
       uirbench evaluate --preset aio3 --root data/aio3 --outputs mine/ --out results/aio3
     """
     from rich.console import Console
