@@ -6,7 +6,7 @@ in the same range and size. Models with DA-CLIP also report the predicted degrad
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,10 @@ class Restorer:
     random_init: bool = False  # untrained weights, asked for with --random-init
 
     @torch.no_grad()
-    def restore(self, lq: torch.Tensor) -> torch.Tensor:
+    def restore(self, lq: torch.Tensor, keys: Sequence[str] | None = None) -> torch.Tensor:
+        """Restore a batch. ``keys`` name the images (e.g. ``val/noisy/0001``): stochastic
+        models draw each image's noise from (seed, key), so the result does not depend on the
+        batch; deterministic models ignore them."""
         return self.net(lq).clamp_(0, 1)
 
 
