@@ -122,7 +122,7 @@ def test_ours_output_of_an_image_does_not_depend_on_its_batch(daclip) -> None:
     batch's one generator gave X different noise in each case."""
     cfg = _fast("irsde_daclip_tiny", steps=2)
     torch.manual_seed(0)
-    r = build_restorer("ours", config=cfg, daclip=daclip, seed=3)
+    r = build_restorer("ours", config=cfg, daclip=daclip, random_init=True, seed=3)
     g = torch.Generator().manual_seed(0)
     imgs = {k: torch.rand(1, 3, 16, 24, generator=g) for k in "xabcd"}
 
@@ -137,12 +137,12 @@ def test_ours_output_of_an_image_does_not_depend_on_its_batch(daclip) -> None:
     solo = r.restore(imgs["x"])
     assert torch.equal(r.restore(torch.cat([imgs["a"], imgs["x"]]))[1:], solo)
     assert not torch.equal(
-        run("x", build_restorer("ours", config=cfg, daclip=daclip, seed=4)), alone
+        run("x", build_restorer("ours", config=cfg, daclip=daclip, random_init=True, seed=4)), alone
     )
 
     # The whole batch through the network at once (the GPU default): CPU kernels chosen per
     # batch size round differently (~1e-7 per output), so equality is up to that, not bitwise.
-    rb = build_restorer("ours", config=cfg, daclip=daclip, seed=3, net_batch=3)
+    rb = build_restorer("ours", config=cfg, daclip=daclip, random_init=True, seed=3, net_batch=3)
     rb.model.load_state_dict(r.model.state_dict())
     diff = (run("axb", rb)[1:2] - alone).abs().max().item()
     assert diff < 1e-4, diff
@@ -151,21 +151,24 @@ def test_ours_output_of_an_image_does_not_depend_on_its_batch(daclip) -> None:
 def test_sampling_steps_option(daclip) -> None:
     """--steps S: S network calls at the official sample_T times; the default is the config's T."""
     cfg = _fast("irsde_daclip_tiny", steps=6)
-    r = build_restorer("ours", config=cfg, daclip=daclip)
+    r = build_restorer("ours", config=cfg, daclip=daclip, random_init=True)
     assert r.steps == 6 and r.info["sample_steps"] == 6
     times: list[float] = []
     forward = r.model.forward
     r.model.forward = lambda x, mu, t, **kw: (times.append(t), forward(x, mu, t, **kw))[1]
     steps: list[tuple[int, int, int]] = []
     r.on_step = lambda n, done, total: steps.append((n, done, total))
-    short = build_restorer("ours", config=cfg, daclip=daclip, steps=3)
+    short = build_restorer("ours", config=cfg, daclip=daclip, random_init=True, steps=3)
     short.model = r.model
     short.on_step = r.on_step
     short.restore(torch.rand(2, 3, 16, 16))
     assert times == [6.0, 6.0, 4.0, 4.0, 2.0, 2.0]  # one image per call on CPU, t * 6 / 3
     assert steps == [(2, 1, 3), (2, 2, 3), (2, 3, 3)]
     with_cfg = build_restorer(
-        "ours", config={**cfg, "sde": {**cfg["sde"], "sample_steps": 2}}, daclip=daclip
+        "ours",
+        config={**cfg, "sde": {**cfg["sde"], "sample_steps": 2}},
+        daclip=daclip,
+        random_init=True,
     )
     assert with_cfg.steps == 2
 
