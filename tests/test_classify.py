@@ -95,7 +95,8 @@ def test_table_layout_and_files(root, controlled, tmp_path):
     back = pd.read_csv(paths["csv"])
     assert list(back.columns) == cl.row_columns()
     md = paths["md"].read_text()
-    assert "| Model | motion-blurry | hazy |" in md and "| tiny |" in md
+    assert "| Model | blurry | hazy |" in md and "| tiny |" in md
+    assert "uncompleted" not in md and "| inpainting |" in md  # task ids, not folder names
     # each row against its own oracle (k/8 accuracies: exact), and the two rows tell apart
     zero_shot = _accuracy_by_hand(controlled, root, zero_shot=True)
     daclip = _accuracy_by_hand(controlled, root, zero_shot=False)

@@ -164,10 +164,10 @@ def classification_table(
 
 
 def to_markdown(table: pd.DataFrame, caption: str = "") -> str:
-    """A Markdown table with task display names and one decimal, as the paper prints it."""
+    """A Markdown table with one decimal, as the paper prints it; columns are task ids (the
+    same names as the CSV and every other command), not dataset folder names."""
     task_cols = [c for c in table.columns if c != "model" and c not in AVERAGE_COLUMNS]
-    folder = {t.id: t.folder for t in all_tasks()}
-    heads = ["Model", *[folder.get(c, c) for c in task_cols], "Average (macro)", "Average (micro)"]
+    heads = ["Model", *task_cols, "Average (macro)", "Average (micro)"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for _, r in table.iterrows():
         cells = [str(r["model"])] + [
