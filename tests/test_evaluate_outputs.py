@@ -231,3 +231,31 @@ def test_random_init_is_recorded_and_flagged_in_leaderboards(root, tmp_path):
 def test_pointing_outputs_at_a_dataset_split_gives_a_hint(root, tmp_path):
     with pytest.raises(UirbenchError, match="restored images themselves"):
         run(root=root, outputs=root / "val", out=tmp_path / "r", metrics="psnr")
+
+
+def test_progress_shows_images_and_sampling_passes(root, tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from uirbench.models.registry import BUILDERS, Restorer
+
+    class _Sampler(Restorer):  # a stand-in diffusion model: T network passes per batch
+        def __init__(self) -> None:
+            super().__init__("_sampler", self._steps)
+            self.sde, self.on_pass = SimpleNamespace(T=7), None
+            self.weights_sha256 = "0" * 64
+
+        def _steps(self, x):
+            for _ in range(self.sde.T):
+                if self.on_pass is not None:
+                    self.on_pass()
+            return x
+
+    BUILDERS["_sampler"] = lambda weights=None, device="cpu", **_: _Sampler()
+    try:
+        run(root=root, model="_sampler", weights="w", out=tmp_path / "r", metrics="psnr",
+            tasks="jpeg", batch_size=1, workers=0, progress=True)  # fmt: skip
+    finally:
+        del BUILDERS["_sampler"]
+    err = capsys.readouterr().err
+    assert "scoring images" in err and "2/2" in err  # the jpeg task's two images
+    assert "network passes (7 steps x tiles)" in err and "7/?" in err  # the last batch's passes

@@ -152,8 +152,11 @@ def _model_items(
     batch_size: int,
     workers: int,
     save_dir: Path | None,
+    bars: list[_Bars] | None = None,
 ) -> Iterator[_Item]:
-    """Restore LQ images in same-size batches; outputs are rounded to uint8 like saved PNGs."""
+    """Restore LQ images in same-size batches; outputs are rounded to uint8 like saved PNGs.
+
+    ``bars`` holds the run's progress bars once they exist (items are drawn inside them)."""
     import torch
 
     recs = list(rows.itertuples(index=False))
@@ -161,6 +164,8 @@ def _model_items(
     pending: list[tuple[Any, np.ndarray, np.ndarray]] = []
 
     def flush() -> Iterator[_Item]:
+        if bars:
+            bars[0].batch(len(pending))
         lq = torch.from_numpy(np.stack([p[1] for p in pending])).permute(0, 3, 1, 2)
         lq = lq.to(device, torch.float32).div_(255.0)
         out = restorer.restore(lq)
@@ -183,12 +188,42 @@ def _model_items(
         yield from flush()
 
 
+class _Bars:
+    """Progress of a run: ``advance()`` per image scored; ``batch()`` before each model batch and
+    ``on_pass()`` after each network pass (IR-SDE: one per sampling step and tile). Silent
+    unless built by :func:`_progress` with ``enabled``."""
+
+    def __init__(self, bar: Any = None, steps: int | None = None) -> None:
+        self.bar, self.steps = bar, steps
+        if bar is not None:
+            self.images = bar.add_task("scoring images", total=None)
+            self.passes = bar.add_task("", total=None, visible=False)
+
+    def advance(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.images)
+
+    def batch(self, n_images: int) -> None:
+        if self.bar is not None and self.steps:
+            self.bar.reset(
+                self.passes,
+                total=None,
+                visible=True,
+                description=f"  sampling {n_images} image(s): network passes "
+                f"({self.steps} steps x tiles)",
+            )
+
+    def on_pass(self) -> None:
+        if self.bar is not None and self.steps:
+            self.bar.advance(self.passes)
+
+
 @contextlib.contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Callable[[], None]]:
-    """An ``advance()`` for each image scored; with ``enabled``, a rich bar on stderr with the
-    count, elapsed time and ETA (model runs: restoring is part of each step)."""
+def _progress(total: int, enabled: bool, restorer: Any = None) -> Iterator[_Bars]:
+    """A :class:`_Bars`; with ``enabled``, rich bars on stderr: images (count, elapsed, ETA) and,
+    for a diffusion model (a restorer with an ``sde``), its network passes per batch."""
     if not enabled:
-        yield lambda: None
+        yield _Bars()
         return
     from rich.console import Console
     from rich.progress import (
@@ -201,16 +236,20 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[], None]]:
     )
 
     cols = (
-        TextColumn("scoring images"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
+    sde = getattr(restorer, "sde", None)
     with Progress(*cols, console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("scoring", total=total)
-        yield lambda: bar.advance(task)
+        bars = _Bars(bar, steps=getattr(sde, "T", None))
+        bar.update(bars.images, total=total)
+        if bars.steps and hasattr(restorer, "on_pass"):
+            restorer.on_pass = bars.on_pass
+        yield bars
 
 
 def _val_rows(root: Path, tasks: str | None, limit_per_task: int | None = None) -> pd.DataFrame:
@@ -370,6 +409,7 @@ def run(
             fr_metrics[m] = PyiqaFullReference(m, prof.pyiqa.get(m), device=device)
 
     run_warnings: list[str] = []
+    bars_box: list[_Bars] = []
     restorer = None
     if model is not None:
         import torch
@@ -384,7 +424,9 @@ def run(
             raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
         restorer = build_restorer(model, weights=weights, device=device, **kw)
         save_dir = out / "images" if save_images else None
-        items = _model_items(rows, root, restorer, device, batch_size, workers, save_dir)
+        items = _model_items(
+            rows, root, restorer, device, batch_size, workers, save_dir, bars=bars_box
+        )
     else:
         pairs = pair_outputs(Path(outputs), rows, root)
         run_warnings += conversion_warnings(pairs, Path(outputs))
@@ -443,9 +485,13 @@ def run(
             except ValueError as exc:  # e.g. an image smaller than the SSIM window + crop
                 raise UirbenchError(f"{records[i]['key']}: {exc}") from None
 
-    with ThreadPoolExecutor(n_threads) as pool, _progress(len(rows), progress) as advance:
+    with (
+        ThreadPoolExecutor(n_threads) as pool,
+        _progress(len(rows), progress, restorer) as bars,
+    ):
+        bars_box.append(bars)
         for it in items:
-            advance()
+            bars.advance()
             i = len(records)
             records.append(
                 {
