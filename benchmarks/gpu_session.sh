@@ -67,7 +67,7 @@ EOF
 part identity 60 $py - "$D" <<'EOF'
 import sys
 from pathlib import Path
-from uirbench.restore import psnr
+from uirbench.evaluate.metrics.psnr import psnr_tensor as psnr
 from uirbench.tasks import TASKS
 from uirbench.train.restore import load_restore_recipe, validation_set
 cfg = load_restore_recipe("ours_tiny", [f"root={sys.argv[1]}", "val.per_task=8"])

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 def remotes_for(name: str) -> list:
     """The :class:`~uirbench.hub.Remote` files behind a metric or zoo model name."""
     from uirbench.errors import UirbenchError
-    from uirbench.restore import _card_names, zoo_card, zoo_remotes
+    from uirbench.models.zoo import card_names, zoo_card, zoo_remotes
 
     if name in METRIC_NAMES:
         from uirbench.evaluate.metrics.pyiqa_metric import explicit_options, required_weights
@@ -35,7 +35,7 @@ def remotes_for(name: str) -> list:
     except UirbenchError:
         raise UirbenchError(
             f"weights fetch {name}: unknown name; metrics: {', '.join(METRIC_NAMES)}; zoo models: "
-            f"{_card_names()}"
+            f"{card_names()}"
         ) from None
     return [r for _, r in zoo_remotes(name)]
 

@@ -43,10 +43,11 @@ BUILDERS: dict[str, Callable[..., Restorer]] = {"identity": _identity}
 
 
 def _restoration_model(name: str) -> Callable[..., Restorer]:
-    """IR-SDE / NAFNet models live in uirbench.restore (imported on use: it needs torch nets)."""
+    """IR-SDE / NAFNet models are built by uirbench.models.restorer (imported on use: it
+    imports this module for :class:`Restorer`)."""
 
     def make(weights: str | None = None, device: str = "cpu", **kw: Any) -> Restorer:
-        from uirbench.restore import build
+        from uirbench.models.restorer import build
 
         return build(name, weights=weights, device=device, **kw)
 

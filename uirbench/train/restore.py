@@ -27,7 +27,12 @@ import torch.nn.functional as F
 
 from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
+from uirbench.evaluate.metrics.psnr import psnr_tensor
 from uirbench.io import append_text, atomic_write_text, read_jsonl
+from uirbench.models.daclip_context import build_daclip_context, daclip_record
+from uirbench.models.loading import load_network_weights, network_state_from_file
+from uirbench.models.networks import MODEL_CONFIGS, build_network, load_model_config, uses_daclip
+from uirbench.models.restorer import ModelRestorer
 from uirbench.tasks import using
 
 DEFAULTS: dict[str, Any] = {
@@ -271,10 +276,8 @@ def _to_t(img: np.ndarray) -> torch.Tensor:
 
 def evaluate(restorer: Any, val: dict[str, list]) -> dict[str, float]:
     """Mean PSNR per task of ``restorer`` on the validation pairs."""
-    from uirbench.restore import psnr
-
     return {
-        task: float(np.mean([psnr(restorer.restore(lq).cpu(), gt) for lq, gt in pairs]))
+        task: float(np.mean([psnr_tensor(restorer.restore(lq).cpu(), gt) for lq, gt in pairs]))
         for task, pairs in val.items()
     }
 
@@ -307,16 +310,6 @@ def train(recipe: dict, log: Any = print) -> dict:
 
 def _train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training; returns a summary with the last validation PSNRs."""
-    from uirbench.restore import (
-        ModelRestorer,
-        build_daclip_context,
-        build_network,
-        daclip_record,
-        load_model_config,
-        load_network_weights,
-        network_state_from_file,
-        uses_daclip,
-    )
     from uirbench.train import amp, ddp
     from uirbench.train.checkpoint import (
         flatten_optimizer,
@@ -332,8 +325,6 @@ def _train(recipe: dict, log: Any = print) -> dict:
         torch.set_num_threads(int(tc["threads"]))
     env = ddp.init_distributed(tc["device"])
     device = env.device
-    from uirbench.restore import MODEL_CONFIGS
-
     if cfg["model"] not in MODEL_CONFIGS:
         raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(MODEL_CONFIGS)}")
     net_cfg = load_model_config(cfg["model_config"] or MODEL_CONFIGS[cfg["model"]])

@@ -1,0 +1,101 @@
+"""The layer rules of docs/architecture.md, checked on the source: every import of every module
+(absolute or relative, at the top or inside a function) is parsed with ``ast``, so a rule broken
+by a lazy import inside a function fails here too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "uirbench"
+
+# layer (top-level part of uirbench) -> parts of uirbench it must not import
+FORBIDDEN = {
+    "evaluate": {"train"},
+    "models": {"train", "data", "restore"},
+    "caption": {"train"},
+    "report": {"train"},
+    "data": {"train", "models", "evaluate"},
+    "restore": {"train"},
+}
+
+
+def imported_modules(path: Path, package_root: Path = PACKAGE) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in ``path``, relative ones resolved."""
+    package = list(path.relative_to(package_root.parent).parts[:-1])
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            # `from uirbench import train` imports the subpackage
+            found += [(node.lineno, name)]
+            found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names]
+    return found
+
+
+def layer_of(path: Path, package_root: Path = PACKAGE) -> str | None:
+    rel = path.relative_to(package_root)
+    return rel.parts[0].removesuffix(".py") if rel.parts else None
+
+
+def violations(package_root: Path = PACKAGE) -> list[str]:
+    bad = []
+    for path in sorted(package_root.rglob("*.py")):
+        layer = layer_of(path, package_root)
+        if layer not in FORBIDDEN:
+            continue
+        seen = set()
+        for line, module in imported_modules(path, package_root):
+            q = module.split(".")
+            if len(q) > 1 and q[0] == "uirbench" and q[1] in FORBIDDEN[layer] and line not in seen:
+                seen.add(line)
+                bad.append(f"{path.relative_to(package_root.parent)}:{line} imports {module}")
+    return bad
+
+
+def test_layers_point_down():
+    assert violations() == []
+
+
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [
+        ("evaluate/x.py", "def f():\n    from uirbench.train.daclip import eval_view\n"),
+        ("evaluate/metrics/x.py", "from ...train import checkpoint\n"),
+        ("models/x.py", "import uirbench.data.shardset\n"),
+        ("models/irsde/x.py", "from ...restore import build\n"),
+        ("data/x.py", "from uirbench import models\n"),
+        ("data/sources/x.py", "from ...evaluate import runner\n"),
+        ("restore/x.py", "from uirbench.train.checkpoint import save_checkpoint\n"),
+        ("report/x.py", "from uirbench.train import daclip\n"),
+    ],
+)
+def test_the_check_sees_bad_imports(tmp_path, where, source):
+    root = tmp_path / "uirbench"
+    path = root / where
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    found = violations(root)
+    assert len(found) == 1 and where in found[0], found
+
+
+def test_the_check_allows_the_allowed(tmp_path):
+    root = tmp_path / "uirbench"
+    for where, source in {
+        "train/x.py": "from uirbench.evaluate.classify import classify_split\n",
+        "evaluate/x.py": "from uirbench.models import registry\nfrom ..data import index\n",
+        # relative to data/sources: uirbench.data.evaluate, not uirbench.evaluate
+        "data/sources/x.py": "from ..evaluate import runner\n",
+        "models/x.py": "from uirbench.weights import load_tensor_file\nfrom ..tasks import TASKS\n",
+    }.items():
+        (root / where).parent.mkdir(parents=True, exist_ok=True)
+        (root / where).write_text(source)
+    assert violations(root) == []

@@ -1,0 +1,68 @@
+"""Restoration model configs (``uirbench/models/configs/*.json``) and the networks they build.
+
+A config is ``{"arch": "irsde"|"nafnet", "net": {...}, "sde": {...}}``; the registry name of
+each model maps to its default config here, read by restore, evaluate and the trainer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from uirbench.errors import UirbenchError
+from uirbench.models.irsde.unet import ConditionalUNet, load_config
+from uirbench.models.nafnet import NAFNet
+
+# Default config per registered model name (the paper sizes).
+MODEL_CONFIGS = {
+    "ours": "irsde_daclip",
+    "irsde": "irsde",
+    "nafnet": "nafnet",
+    "nafnet-daclip": "nafnet_daclip",
+}
+
+
+def load_model_config(config: str | Path | dict) -> dict[str, Any]:
+    """A model config: a dict, a packaged name (``irsde_daclip_tiny``) or a JSON path."""
+    if isinstance(config, dict):
+        return config
+    path = Path(config)
+    if path.suffix == ".json" and path.exists():
+        return json.loads(path.read_text())
+    try:
+        return load_config(str(config))
+    except FileNotFoundError:
+        raise UirbenchError(
+            f"unknown model config {config!r}: give a name from uirbench/models/configs/ "
+            "(irsde, irsde_daclip, irsde_tiny, irsde_daclip_tiny, nafnet, nafnet_daclip, "
+            "nafnet_tiny, nafnet_daclip_tiny) or a path to a JSON file"
+        ) from None
+
+
+def build_network(cfg: dict[str, Any]) -> torch.nn.Module:
+    """The bare network of a model config (random init)."""
+    if cfg["arch"] == "irsde":
+        return ConditionalUNet(**cfg["net"])
+    if cfg["arch"] == "nafnet":
+        return NAFNet(**cfg["net"])
+    raise UirbenchError(f"model config has unknown arch {cfg['arch']!r}; use 'irsde' or 'nafnet'")
+
+
+def pad_multiple(cfg: dict[str, Any]) -> int:
+    """Side multiple the network pads to; tiles are multiples of it so no tile is padded."""
+    if cfg["arch"] == "irsde":
+        return 2 ** len(cfg["net"]["ch_mult"])
+    return 2 ** len(cfg["net"]["enc_blk_nums"])
+
+
+def uses_daclip(cfg: dict[str, Any]) -> bool:
+    """Whether the network takes DA-CLIP embeddings (so restoring needs a DA-CLIP model)."""
+    net = cfg["net"]
+    if cfg["arch"] == "irsde":
+        return bool(net.get("context_dim")) and bool(
+            net.get("use_degra_context") or net.get("use_image_context")
+        )
+    return bool(net.get("context_dim"))
