@@ -174,3 +174,33 @@ def test_evaluate_without_metric_weights_names_every_file_then_psnr_ssim_scores(
     monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
     res = run(root=None, gt=gt, outputs=outs, out=tmp_path / "r2", metrics="psnr,ssim", workers=0)
     assert res["metrics"] == ["psnr", "ssim"] and res["per_task"]["gt"]["n"] == 2
+
+
+def test_zoo_card_with_a_hub_file_goes_through_the_hf_cache(server, tmp_path, monkeypatch, capsys):
+    from uirbench.cli.weights import remotes_for
+    from uirbench.restore import fetch_zoo_weights
+
+    data = b"zoo-weights" * 500
+    server.files["/org/model/resolve/main/w.pt"] = data
+    home = tmp_path / "home"
+    (home / "zoo").mkdir(parents=True)
+    for name, sha in (("pinned", hashlib.sha256(data).hexdigest()), ("unpinned", None)):
+        card = f"name: {name}\nweights:\n  - role: model\n    file: w.pt\n"
+        card += "    hf: {repo: org/model, file: w.pt}\n    url: https://example.invalid/w.pt\n"
+        card += f"    sha256: {repr(sha) if sha else 'null'}\n"
+        (home / "zoo" / f"{name}.yaml").write_text(card)
+    monkeypatch.setenv("UIRBENCH_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("UIRBENCH_WEIGHTS", raising=False)
+    (r,) = remotes_for("pinned")  # what `uirbench weights fetch pinned` fetches
+    assert r.hf_repo == "org/model" and r.sha256 == hashlib.sha256(data).hexdigest()
+    path = fetch_zoo_weights("pinned")["model"]
+    assert path.is_relative_to(tmp_path / "hf" / "hub") and path.read_bytes() == data
+    assert fetch_zoo_weights("unpinned")["model"] == path
+    assert "not pinned yet" in capsys.readouterr().out  # its sha256 printed, to pin in the card
+    with pytest.raises(
+        UirbenchError, match=r"unknown name; metrics: lpips, fid.*; zoo models: pinned, unpinned"
+    ):
+        remotes_for("nosuch")
