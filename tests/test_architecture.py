@@ -5,6 +5,9 @@ by a lazy import inside a function fails here too."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,23 @@ def test_the_check_allows_the_allowed(tmp_path):
         (root / where).parent.mkdir(parents=True, exist_ok=True)
         (root / where).write_text(source)
     assert violations(root) == []
+
+
+def test_registries_are_full_at_import():
+    """Registries are plain dicts filled at import (DESIGN.md): a fresh interpreter sees every
+    caption backend and model without calling a builder first."""
+    code = (
+        "import uirbench.caption as c, uirbench.models.registry as r\n"
+        "print(sorted(c.BACKENDS), sorted(r.BUILDERS))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
+    ).stdout
+    assert "'lavis', 'sidecar', 'transformers'" in out
+    assert "'identity', 'irsde', 'nafnet', 'nafnet-daclip', 'ours'" in out
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE.parent), env.get("PYTHONPATH", "")])
+    return env

@@ -61,8 +61,6 @@ def register_backend(name: str) -> Callable[[Callable[..., Captioner]], Callable
 
 def build_captioner(name: str, **options: Any) -> Captioner:
     """Instantiate backend ``name``; options the backend does not take are ignored if None."""
-    from uirbench.caption import backends  # noqa: F401  (fills BACKENDS)
-
     if name not in BACKENDS:
         raise ValueError(f"unknown caption backend {name!r}; choose one of {', '.join(BACKENDS)}")
     return BACKENDS[name](**{k: v for k, v in options.items() if v is not None})

@@ -7,7 +7,6 @@ a byte-identical index. ``caption`` is filled later by ``uirbench caption``.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -108,7 +107,3 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
         {k: (None if v is None or (isinstance(v, float) and v != v) else v) for k, v in r.items()}
         for r in df.to_dict("records")
     ]
-
-
-def row_params(row: dict[str, Any] | pd.Series) -> dict[str, Any]:
-    return json.loads(row["params"]) if row["params"] else {}

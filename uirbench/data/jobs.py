@@ -112,11 +112,6 @@ def run_group(jobs: list[PairJob], root: str) -> list[dict[str, Any]]:
     return [_run(job, root, gt, gt_data, gt_sha) for job in jobs]
 
 
-def run_job(job: PairJob, root: str) -> dict[str, Any]:
-    """Execute one job under ``root``; return its index row (without caption)."""
-    return run_group([job], root)[0]
-
-
 def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -> dict[str, Any]:
     task = get_task(job.task)
     if job.synth == "paired":

@@ -118,8 +118,3 @@ def write_shards(
             stale.unlink()
     atomic_write_text(out / SHARDS_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return [name for name, _, _ in jobs]
-
-
-def shard_urls(root: str | Path, split: str) -> list[str]:
-    """Paths of a split's shards, for ``webdataset.WebDataset``."""
-    return [str(p) for p in sorted((Path(root) / SHARDS_DIR).glob(f"{split}-*.tar"))]

@@ -90,14 +90,6 @@ def setting_meta(setting: str, manifests: str | Path | None = None) -> dict[str,
     raise UirbenchError(f"--setting {setting!r}: no reference results; known: {', '.join(known)}")
 
 
-def model_aliases(manifests: str | Path | None = None) -> dict[str, str]:
-    """uirbench model name -> paper method name (``ours`` -> ``Ours``)."""
-    out: dict[str, str] = {}
-    for meta in load_meta(manifests):
-        out.update(meta.get("models") or {})
-    return out
-
-
 def figure6_methods(manifests: str | Path | None = None) -> list[str]:
     for meta in load_meta(manifests):
         if meta.get("figure6_methods"):

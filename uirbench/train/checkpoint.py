@@ -145,13 +145,3 @@ def unflatten_optimizer(
     for pid, values in meta.get("scalars", {}).items():
         state.setdefault(int(pid), {}).update(values)
     return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def rng_state() -> dict:
-    """CPU torch RNG state as a JSON-able list (GPU generators are reseeded per step instead)."""
-    return {"torch": torch.get_rng_state().tolist()}
-
-
-def set_rng_state(state: dict) -> None:
-    if "torch" in state:
-        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))

@@ -373,10 +373,6 @@ def make_optimizer(model: torch.nn.Module, cfg: dict, device: torch.device) -> t
     )
 
 
-def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
-
-
 class MetricsLog:
     """Append-only JSONL; on resume, lines past the resumed step are dropped first."""
 

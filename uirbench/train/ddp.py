@@ -116,7 +116,3 @@ def wrap(module: torch.nn.Module, env: DistEnv) -> torch.nn.Module:
 
     ids = [env.local_rank] if env.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
-
-
-def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return getattr(module, "module", module)
