@@ -259,3 +259,76 @@ def test_progress_shows_images_and_sampling_passes(root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "scoring images" in err and "2/2" in err  # the jpeg task's two images
     assert "network passes (7 steps x tiles)" in err and "7/?" in err  # the last batch's passes
+
+
+class _KeyedNoise:
+    """A stochastic 'model': LQ/2 plus noise drawn from (seed, key), as IR-SDE draws it. Counts
+    the images it restores and can die (KeyboardInterrupt) after ``die_after`` of them."""
+
+    def __init__(self, seed: int = 0, die_after: int | None = None) -> None:
+        self.seed, self.die_after, self.keys = seed, die_after, []
+
+    def __call__(self, weights=None, device="cpu", seed=0, **_):
+        from uirbench.models.registry import Restorer
+
+        def restore(lq, keys=None):
+            from uirbench.models.irsde.sde import draw_noise, image_generators
+
+            if self.die_after is not None and len(self.keys) + len(keys) > self.die_after:
+                raise KeyboardInterrupt
+            self.keys += list(keys)
+            return (lq / 2 + 0.05 * draw_noise(lq, image_generators(seed, keys))).clamp(0, 1)
+
+        r = Restorer("_keyed", lambda x: x)
+        r.restore = restore
+        return r
+
+
+def _run_keyed(root, out, maker, **kw):
+    from uirbench.models.registry import BUILDERS
+
+    BUILDERS["_keyed"] = maker
+    try:
+        return run(root=root, model="_keyed", out=out, metrics="psnr,ssim", batch_size=1, **kw)
+    finally:
+        del BUILDERS["_keyed"]
+
+
+def test_model_images_are_keyed_and_a_killed_run_resumes(root, tmp_path):
+    """Each image reaches the model with its index key; after a kill, the rerun restores only
+    the images the killed run had not scored, and the results equal an uninterrupted run's."""
+    from uirbench.evaluate.journal import JOURNAL_NAME
+
+    whole = _KeyedNoise()
+    ref = _run_keyed(root, tmp_path / "ref", whole)
+    idx = pd.read_parquet(root / "index.parquet")
+    assert sorted(whole.keys) == sorted(idx["key"])
+    assert not (tmp_path / "ref" / JOURNAL_NAME).exists()  # removed once results are written
+
+    out = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        _run_keyed(root, out, _KeyedNoise(die_after=3))
+    journal = (out / JOURNAL_NAME).read_text().splitlines()
+    assert len(journal) == 3  # one line per scored image, written before the kill
+    (out / JOURNAL_NAME).write_text("\n".join(journal) + '\n{"run": "cut sh')  # a torn line
+    rerun = _KeyedNoise()
+    logs: list[str] = []
+    res = _run_keyed(root, out, rerun, log=logs.append)
+    assert len(rerun.keys) == len(idx) - 3 and "resuming: 3 of 5" in logs[0]
+    assert res["resumed_images"] == 3
+    a = pd.read_csv(tmp_path / "ref" / "per_image.csv")
+    b = pd.read_csv(out / "per_image.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert res["per_task"] == ref["per_task"]
+    assert not (out / JOURNAL_NAME).exists()
+
+    # another seed is another run: nothing reused; --no-resume writes no journal
+    with pytest.raises(KeyboardInterrupt):
+        _run_keyed(root, out, _KeyedNoise(die_after=2))
+    other = _KeyedNoise()
+    _run_keyed(root, out, other, seed=1)
+    assert len(other.keys) == len(idx)
+    fresh = _KeyedNoise(die_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        _run_keyed(root, tmp_path / "n", fresh, resume=False)
+    assert not (tmp_path / "n" / JOURNAL_NAME).exists()

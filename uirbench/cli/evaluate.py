@@ -88,7 +88,20 @@ def evaluate(
     batch_size: int = typer.Option(8, help="Images per device batch."),
     workers: int = typer.Option(0, help="Decoding images. " + WORKERS_HELP),
     save_images: bool = typer.Option(False, help="Keep the restored images under OUT/images/."),
-    seed: int = typer.Option(0, help="Torch seed before running --model (stochastic samplers)."),
+    seed: int = typer.Option(
+        0, help="Seed of --model's sampling noise (IR-SDE: per image, from seed and its key)."
+    ),
+    steps: int | None = typer.Option(
+        None,
+        min=1,
+        help="IR-SDE reverse steps (default: the config's T, the paper's 100): fewer are faster "
+        "and score lower (BENCHMARKS.md, 'sampling steps'); recorded in results.json.",
+    ),
+    resume: bool = typer.Option(
+        True,
+        "--resume/--no-resume",
+        help="Reuse the images an interrupted run of the same command scored (journal in OUT).",
+    ),
     limit_per_task: int | None = typer.Option(
         None,
         min=1,
@@ -117,6 +130,8 @@ def evaluate(
       uirbench evaluate --gt GT/ --outputs mine/ --task jpeg --profile basicsr --out results/m
 
       uirbench evaluate --root data/uir10 --model ours --weights zoo --out results/ours
+
+      uirbench evaluate --root data/uir10 --model ours --weights zoo --steps 50 --out r/ours50
 
       uirbench evaluate --outputs restored_wild/ --no-reference --out results/wild
 
@@ -153,6 +168,8 @@ def evaluate(
         name=name,
         feature_cache=feature_cache,
         seed=seed,
+        steps=steps,
+        resume=resume,
         limit_per_task=limit_per_task,
         random_init=random_init,
         daclip=daclip,

@@ -168,7 +168,8 @@ def _model_items(
             bars[0].batch(len(pending))
         lq = torch.from_numpy(np.stack([p[1] for p in pending])).permute(0, 3, 1, 2)
         lq = lq.to(device, torch.float32).div_(255.0)
-        out = restorer.restore(lq)
+        # each image's key names it to a stochastic sampler (its noise is drawn from seed + key)
+        out = restorer.restore(lq, keys=[p[0].key for p in pending])
         if out.shape != lq.shape:
             raise UirbenchError(
                 f"model {restorer.name} returned {tuple(out.shape)} for input {tuple(lq.shape)}"
@@ -296,6 +297,8 @@ def run(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
     setting: str | None = None,
+    steps: int | None = None,
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -313,6 +316,10 @@ def run(
     options (default: the one its checkpoint recorded).
     ``setting`` (``--preset``: uir10, aio3): ``root`` must be that benchmark's build (its task
     set); recorded in the results for ``leaderboard export --setting``.
+    ``steps``: reverse-SDE steps of a diffusion model (default: its config's T, the paper's
+    100); ``seed`` seeds its per-image noise (image i's noise depends on seed and its key only).
+    ``resume``: a model run appends each scored image to a journal in ``out``
+    (:mod:`uirbench.evaluate.journal`); after a kill, rerunning the same command reuses them.
     """
     from uirbench.evaluate import results as res
 
@@ -411,6 +418,8 @@ def run(
     run_warnings: list[str] = []
     bars_box: list[_Bars] = []
     restorer = None
+    journal = None
+    resumed: dict[str, dict[str, Any]] = {}
     if model is not None:
         import torch
 
@@ -418,14 +427,54 @@ def run(
 
         torch.manual_seed(seed)  # stochastic samplers (IR-SDE) give the same outputs per seed
         kw: dict[str, Any] = {"random_init": True} if random_init else {}
+        if model != "identity":
+            kw["seed"] = seed
+        if steps is not None:
+            if model == "identity":
+                raise UirbenchError("--steps sets a diffusion model's sampling steps; not identity")
+            kw["steps"] = steps
         if daclip is not None:
             kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
         elif daclip_config is not None:
             raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
         restorer = build_restorer(model, weights=weights, device=device, **kw)
+        if steps is not None and getattr(restorer, "sde", None) is None:
+            raise UirbenchError(f"--steps sets IR-SDE sampling steps; {model} has no sampler")
         save_dir = out / "images" if save_images else None
+        if resume:
+            from uirbench.evaluate.journal import JOURNAL_NAME, Journal, fingerprint
+
+            run_id = fingerprint(
+                {
+                    "model": model,
+                    "weights_sha256": restorer.weights_sha256,
+                    "weights": None if restorer.weights_sha256 else weights,
+                    "random_init": random_init,
+                    "info": restorer.info,
+                    "seed": seed,
+                    "sampling": getattr(restorer, "sampling_mode", None),
+                    "daclip": kw.get("daclip"),
+                    "dataset": dataset,
+                    "profile": prof.name,
+                    "metrics": names,
+                    "device": str(device).split(":")[0],
+                    "save_images": save_images,
+                }
+            )
+            journal = Journal(out / JOURNAL_NAME, run_id)
+            resumed = journal.load()
+            if save_dir is not None:  # an image saved by the killed run must still be there
+                resumed = {
+                    k: e
+                    for k, e in resumed.items()
+                    if (save_dir / e["record"]["task"] / f"{e['record']['stem']}.png").is_file()
+                }
+            resumed = {k: resumed[k] for k in rows["key"] if k in resumed}
+            if resumed and log is not None:
+                log(f"resuming: {len(resumed)} of {len(rows)} images scored by an interrupted run")
+        todo = rows[~rows["key"].isin(resumed)] if resumed else rows
         items = _model_items(
-            rows, root, restorer, device, batch_size, workers, save_dir, bars=bars_box
+            todo, root, restorer, device, batch_size, workers, save_dir, bars=bars_box
         )
     else:
         pairs = pair_outputs(Path(outputs), rows, root)
@@ -436,9 +485,14 @@ def run(
         items = _folder_items(pairs, workers)
 
     own = [m for m in names if m in OWN]
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = [e["record"] for e in resumed.values()]
     fid_out: dict[str, list[np.ndarray]] = {}
     fid_gt: dict[str, list[np.ndarray]] = {}
+    for e in resumed.values():
+        if fid is not None:
+            fid_out.setdefault(e["record"]["task"], []).append(e["fid_out"])
+            fid_gt.setdefault(e["record"]["task"], []).append(e["fid_gt"])
+    fid_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # key -> features, for the journal
     fr_batch: list[tuple[int, _Item]] = []
 
     def flush_fr() -> None:
@@ -471,6 +525,8 @@ def run(
         for j, it in enumerate(fid_batch):
             fid_out.setdefault(it.task, []).append(fo[j : j + 1])
             fid_gt.setdefault(it.task, []).append(np.asarray(fg[j]).reshape(1, -1))
+            if journal is not None:
+                fid_of[it.key] = (fo[j : j + 1], np.asarray(fg[j]).reshape(1, -1))
         fid_batch.clear()
 
     n_threads = threads or os.cpu_count() or 1
@@ -485,9 +541,23 @@ def run(
             except ValueError as exc:  # e.g. an image smaller than the SSIM window + crop
                 raise UirbenchError(f"{records[i]['key']}: {exc}") from None
 
+    journaled = len(records)
+
+    def checkpoint() -> None:
+        # every image so far fully scored, then journaled (see uirbench.evaluate.journal)
+        nonlocal journaled
+        if fr_batch:
+            flush_fr()
+        if fid_batch:
+            flush_fid()
+        drain(0)
+        for rec in records[journaled:]:
+            journal.append(rec, *fid_of.pop(rec["key"], (None, None)))
+        journaled = len(records)
+
     with (
         ThreadPoolExecutor(n_threads) as pool,
-        _progress(len(rows), progress, restorer) as bars,
+        _progress(len(rows) - len(resumed), progress, restorer) as bars,
     ):
         bars_box.append(bars)
         for it in items:
@@ -513,12 +583,18 @@ def run(
                 fid_batch.append(it)
                 if len(fid_batch) >= batch_size:
                     flush_fid()
+            if journal is not None and (len(records) - journaled) >= batch_size:
+                checkpoint()
         if fr_batch:
             flush_fr()
         if fid_batch:
             flush_fid()
         drain(0)
+        if journal is not None:
+            checkpoint()
 
+    order = {k: i for i, k in enumerate(rows["key"])}
+    records.sort(key=lambda r: order[r["key"]])  # resumed images first: back to val order
     per_image = pd.DataFrame(records)
     fid_rows = None
     if fid is not None:
@@ -530,6 +606,10 @@ def run(
             fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}
 
     extra: dict[str, Any] = {"seed": seed} if model is not None else {}
+    if restorer is not None and getattr(restorer, "steps", None):
+        extra["sampling_steps"] = restorer.steps
+    if resumed:
+        extra["resumed_images"] = len(resumed)
     if setting is not None:
         extra["setting"] = setting
     if limit_per_task:
@@ -543,7 +623,7 @@ def run(
     metric_opts = {m: v.opts for m, v in fr_metrics.items()}
     if fid is not None:
         metric_opts["fid"] = fid.opts
-    return res.write_results(
+    result = res.write_results(
         out=out,
         per_image=per_image,
         metrics=names,
@@ -559,3 +639,6 @@ def run(
         extra=extra,
         warnings=run_warnings,
     )
+    if journal is not None:
+        journal.remove()
+    return result
