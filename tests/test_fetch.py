@@ -475,3 +475,21 @@ def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
     (raw / "toy" / "toy.bin").write_bytes(b"by hand")
     fetch.ensure_source("toy", raw, manifests=man, allow_download=False)
     assert sorted(p.name for p in (raw / "toy").iterdir()) == [fetch.READY_NAME, "toy.bin"]
+
+
+def test_dns_failure_fails_at_once_and_says_nothing_was_kept(tmp_path: Path) -> None:
+    """Offline: a name that does not resolve is not retried (was 6 attempts, 32 s) and the
+    message tells the real state of the .part file."""
+    import time
+
+    part = tmp_path / "x.zip.part"
+    t0 = time.monotonic()
+    with pytest.raises(fetch.DownloadError) as exc:
+        fetch.http_download("http://uirbench-test.invalid/x.zip", part, retries=5, backoff=2.0)
+    assert time.monotonic() - t0 < 10
+    msg = str(exc.value)
+    assert "cannot resolve uirbench-test.invalid" in msg and "not retried" in msg, msg
+    assert "nothing was downloaded" in msg and not part.exists(), msg
+    part.write_bytes(b"12345")
+    with pytest.raises(fetch.DownloadError, match=r"\(5 bytes\) is kept"):
+        fetch.http_download("http://uirbench-test.invalid/x.zip", part, retries=5, backoff=2.0)

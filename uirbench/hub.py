@@ -57,6 +57,26 @@ def offline() -> bool:
     return v.strip().lower() in ("1", "true", "yes", "on")
 
 
+def unreachable(url: str) -> str | None:
+    """Why ``url``'s host cannot be reached without trying a download: ``HF_HUB_OFFLINE`` is
+    set, or its name does not resolve; None when it may be reachable.
+
+    Why: the Hugging Face and open_clip clients retry a network that is not there for minutes
+    (caption took 213 s, classify 53 s to fail offline); a name lookup answers in milliseconds.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    if offline():
+        return "HF_HUB_OFFLINE is set"
+    host = urlsplit(url if "://" in url else f"https://{url}").hostname or url
+    try:
+        socket.getaddrinfo(host, 443)
+    except (OSError, UnicodeError):
+        return f"{host} does not resolve (offline?)"
+    return None
+
+
 def hf_cache_dir() -> Path:
     """huggingface_hub's file cache, resolved from the environment now (``HF_HUB_CACHE`` or
     ``HF_HOME``/hub), not from what the library read at import."""

@@ -34,12 +34,14 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from uirbench.data.extract import extract_archive
 from uirbench.data.layout import resolve_inside
@@ -220,6 +222,11 @@ def http_download(
                     raise _Retry(f"connection closed after {got} of {expected} bytes")
                 return part
         except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
+            if _name_resolution_failed(exc):  # offline or no DNS: retrying only wastes time
+                raise DownloadError(
+                    f"{url}: cannot resolve {urlsplit(url).hostname} (offline, or no DNS); not "
+                    f"retried. {_part_state(part)}"
+                ) from None
             last = exc
             log.warning("download of %s interrupted (%s); attempt %d", url, exc, attempt + 1)
         except (
@@ -229,14 +236,36 @@ def http_download(
         ) as exc:
             last = exc
             log.warning("download of %s cut off (%s); attempt %d", url, exc, attempt + 1)
-    raise DownloadError(
-        f"{url}: failed after {retries + 1} attempts ({last}); the partial file {part} is kept "
-        "and the next run resumes it"
-    )
+    raise DownloadError(f"{url}: failed after {retries + 1} attempts ({last}); {_part_state(part)}")
 
 
 class _Retry(Exception):
     pass
+
+
+def _name_resolution_failed(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is a DNS failure: socket.gaierror, urllib3's
+    NameResolutionError. requests wraps these several levels deep."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+            return True
+        todo += [e.__cause__, e.__context__, *e.args, getattr(e, "reason", None)]
+    return False
+
+
+def _part_state(part: Path) -> str:
+    """What is really left of a download: the resumable .part, or nothing."""
+    size = part.stat().st_size if part.exists() else 0
+    if size:
+        return f"the partial file {part} ({size:,} bytes) is kept and the next run resumes it"
+    part.unlink(missing_ok=True)
+    return "nothing was downloaded"
 
 
 def _hf_download(loc: Location, dest_dir: Path, kind: str) -> Path:
@@ -275,13 +304,14 @@ def _gdrive_download(loc: Location, target: Path, kind: str) -> Path:
     if kind == "dir":
         if not loc.gdrive_folder:
             raise DownloadError(f"{loc.describe()} is a Drive file; the artifact is a folder")
-        files = gdown.download_folder(id=loc.gdrive_folder, output=str(target), quiet=True)
+        # quiet=False: gdown's own per-file progress bars (downloads take minutes)
+        files = gdown.download_folder(id=loc.gdrive_folder, output=str(target), quiet=False)
         if not files:
             raise DownloadError(f"{loc.describe()}: gdown fetched nothing (quota or access)")
         return target
     if not loc.gdrive:
         raise DownloadError(f"{loc.describe()} is a Drive folder; the artifact is a file")
-    out = gdown.download(id=loc.gdrive, output=str(target), quiet=True, resume=True)
+    out = gdown.download(id=loc.gdrive, output=str(target), quiet=False, resume=True)
     if not out:
         raise DownloadError(f"{loc.describe()}: gdown fetched nothing (quota or access)")
     return Path(out)
@@ -340,6 +370,7 @@ class _Fetcher:
         self.src, self.raw_root, self.mirror = src, raw_root, mirror
         self.allow_download, self.progress = allow_download, progress
         self.dir = raw_root / src.name
+        self.offline: str | None = None  # set by a DNS failure: further locations are skipped
         self.lock = LockFile(raw_root)
         self.ready = _read_ready(self.dir)
 
@@ -474,6 +505,9 @@ class _Fetcher:
         failures: list[str] = []
         if self.allow_download:
             for loc in art.locations:
+                if self.offline:
+                    failures.append(f"  - {loc.describe()}: skipped ({self.offline})")
+                    continue
                 try:
                     got = self._fetch_location(loc, art, dest)
                 except ChecksumError:
@@ -483,6 +517,8 @@ class _Fetcher:
                     if not msg.startswith(loc.describe()):
                         msg = f"{loc.describe()}: {msg}"
                     failures.append(f"  - {msg}")
+                    if _name_resolution_failed(exc) or "cannot resolve" in msg:
+                        self.offline = "no network: a host name did not resolve"
                     log.info("could not fetch %s from %s: %s", art.path, loc.describe(), exc)
                     continue
                 ok, sha, why = self._matches(art, got)

@@ -66,9 +66,24 @@ def load_blip(model: str, device: str, dtype: Any) -> tuple[Any, Any, str]:
         if int(transformers.__version__.split(".")[0]) >= 5
         else {"use_fast": False}
     )
+    if not local:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        from uirbench.hub import unreachable
+
+        # Fail in seconds, not minutes of client retries, when the weights are neither cached
+        # nor downloadable; when cached and offline, load them without touching the network.
+        cached = isinstance(try_to_load_from_cache(model, "config.json"), str)
+        why = unreachable(constants.ENDPOINT)
+        if why and not cached:
+            raise _missing_weights(model, OSError(why))
+        if why:
+            proc_kw["local_files_only"] = True
     try:
         processor = BlipProcessor.from_pretrained(model, **proc_kw)
-        net = BlipForConditionalGeneration.from_pretrained(model)
+        net = BlipForConditionalGeneration.from_pretrained(
+            model, local_files_only=proc_kw.get("local_files_only", False)
+        )
     except (OSError, ValueError) as exc:
         if local:
             raise UirbenchError(
