@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +409,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
         ddp.barrier(env)
 
     progress = _Progress(env.is_main and tc["progress"], start, stop)
+    log = progress.above(log)  # validation lines above the bar, never inside it
     t0, last_val, loss_sum, n_loss = time.time(), {}, 0.0, 0
     step = start
     model.train()
@@ -486,6 +488,14 @@ class _Progress:
     def update(self, step: int, loss: float) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, description=f"loss {loss:.4f}")
+
+    def above(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """``log`` while the bar is live: through the bar's console, so each line is printed
+        above the bar instead of being drawn into it by a second console."""
+        if self.bar is None:
+            return log
+        console = self.bar.console
+        return lambda msg: console.print(msg, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.bar is not None:
