@@ -361,3 +361,19 @@ def test_restore_cli_without_weights_exits_with_one_line(tmp_path: Path) -> None
     )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out" / "a.png").exists()
+
+
+def test_autocast_runs_only_the_network_in_low_precision(daclip) -> None:
+    """autocast="bf16": the UNet under torch.autocast, the SDE state and noise in fp32 (so the
+    noise stream, drawn in fp32, is the fp32 run's); outputs stay float32 and near fp32's."""
+    cfg = _fast("irsde_daclip_tiny", steps=2)
+    torch.manual_seed(0)
+    r32 = build_restorer("ours", config=cfg, daclip=daclip, random_init=True)
+    r16 = build_restorer("ours", config=cfg, daclip=daclip, random_init=True, autocast="bf16")
+    r16.model.load_state_dict(r32.model.state_dict())
+    x = torch.rand(1, 3, 16, 16)
+    a, b = r32.restore(x, keys=["k"]), r16.restore(x, keys=["k"])
+    assert b.dtype == torch.float32 and not torch.equal(a, b)
+    assert (a - b).abs().max() < 0.1
+    with pytest.raises(UirbenchError, match="bf16 or fp16"):
+        build_restorer("ours", config=cfg, daclip=daclip, random_init=True, autocast="fp8")

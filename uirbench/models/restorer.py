@@ -50,6 +50,7 @@ class ModelRestorer(Restorer):
         overlap: int = DEFAULT_OVERLAP,
         steps: int | None = None,
         net_batch: int | None = None,
+        autocast: str | None = None,
     ) -> None:
         super().__init__(name=name, net=self._run, uses_daclip=daclip is not None)
         self.weights_sha256 = weights_sha256
@@ -58,6 +59,10 @@ class ModelRestorer(Restorer):
         self.daclip = daclip
         self.device = torch.device(device)
         self.seed = seed
+        # the network (not the SDE state or its noise) under torch.autocast: "bf16" / "fp16"
+        if autocast not in (None, "bf16", "fp16"):
+            raise UirbenchError(f"autocast must be bf16 or fp16, got {autocast!r}")
+        self.autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(autocast or "")
         self.tile = tile
         self.overlap = overlap
         self.multiple = pad_multiple(cfg)
@@ -122,7 +127,11 @@ class ModelRestorer(Restorer):
                 c = {k: v[i : i + n] for k, v in ctx.items()}
 
                 def fn(*a: torch.Tensor, c: dict = c) -> torch.Tensor:
-                    return self.model(*a, **c) if t is None else self.model(*a, t, **c)
+                    if self.autocast is None:
+                        return self.model(*a, **c) if t is None else self.model(*a, t, **c)
+                    with torch.autocast(self.device.type, dtype=self.autocast):
+                        out = self.model(*a, **c) if t is None else self.model(*a, t, **c)
+                    return out.float()
 
                 if tile is None:
                     outs.append(fn(*parts))
