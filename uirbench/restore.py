@@ -23,7 +23,6 @@ from uirbench.models.daclip_context import (
 )
 from uirbench.models.loading import load_network_weights, network_state_from_file
 from uirbench.models.networks import (
-    MODEL_CONFIGS,
     build_network,
     load_model_config,
     pad_multiple,
@@ -39,7 +38,6 @@ __all__ = [
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",
     "IMAGE_SUFFIXES",
-    "MODEL_CONFIGS",
     "DaclipContext",
     "ModelRestorer",
     "_starts",

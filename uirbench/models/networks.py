@@ -1,7 +1,7 @@
 """Restoration model configs (``uirbench/models/configs/*.json``) and the networks they build.
 
-A config is ``{"arch": "irsde"|"nafnet", "net": {...}, "sde": {...}}``; the registry name of
-each model maps to its default config here, read by restore, evaluate and the trainer.
+A config is ``{"arch": "irsde"|"nafnet", "net": {...}, "sde": {...}}``; which config a model
+name uses by default is its row in :mod:`uirbench.models.table`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,6 @@ import torch
 from uirbench.errors import UirbenchError
 from uirbench.models.irsde.unet import ConditionalUNet, load_config
 from uirbench.models.nafnet import NAFNet
-
-# Default config per registered model name (the paper sizes).
-MODEL_CONFIGS = {
-    "ours": "irsde_daclip",
-    "irsde": "irsde",
-    "nafnet": "nafnet",
-    "nafnet-daclip": "nafnet_daclip",
-}
 
 
 def load_model_config(config: str | Path | dict) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from uirbench.errors import UirbenchError
+from uirbench.models.table import MODELS
 
 
 @dataclass
@@ -54,8 +55,9 @@ def _restoration_model(name: str) -> Callable[..., Restorer]:
     return make
 
 
-for _name in ("ours", "irsde", "nafnet", "nafnet-daclip"):
-    BUILDERS[_name] = _restoration_model(_name)
+for _name, _row in MODELS.items():
+    if _row.config:  # identity has no network
+        BUILDERS[_name] = _restoration_model(_name)
 
 
 def register(name: str, builder: Callable[..., Restorer]) -> None:

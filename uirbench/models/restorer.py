@@ -22,13 +22,13 @@ from uirbench.models.daclip_context import (
 from uirbench.models.irsde.sde import IRSDE, image_generators
 from uirbench.models.loading import load_network_weights, network_state_from_file
 from uirbench.models.networks import (
-    MODEL_CONFIGS,
     build_network,
     load_model_config,
     pad_multiple,
     uses_daclip,
 )
 from uirbench.models.registry import Restorer
+from uirbench.models.table import MODELS
 from uirbench.models.tiling import AUTO_TILE_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, _starts, tiled
 from uirbench.models.zoo import fetch_zoo_weights
 
@@ -209,7 +209,7 @@ def build(
     if weights is not None:
         state, meta = network_state_from_file(weights)
         sha = sha256_file(weights) if Path(weights).is_file() else None
-    cfg = load_model_config(config or meta.get("model_config") or MODEL_CONFIGS[name])
+    cfg = load_model_config(config or meta.get("model_config") or MODELS[name].config)
     net = build_network(cfg)
     if state is not None:
         load_network_weights(net, state, str(weights))

@@ -32,8 +32,9 @@ from uirbench.evaluate.metrics.psnr import psnr_tensor
 from uirbench.io import append_text, atomic_write_text, read_jsonl
 from uirbench.models.daclip_context import build_daclip_context, daclip_record
 from uirbench.models.loading import load_network_weights, network_state_from_file
-from uirbench.models.networks import MODEL_CONFIGS, build_network, load_model_config, uses_daclip
+from uirbench.models.networks import build_network, load_model_config, uses_daclip
 from uirbench.models.restorer import ModelRestorer
+from uirbench.models.table import trainable
 from uirbench.tasks import using
 
 DEFAULTS: dict[str, Any] = {
@@ -326,9 +327,10 @@ def _train(recipe: dict, log: Any = print) -> dict:
         torch.set_num_threads(int(tc["threads"]))
     env = ddp.init_distributed(tc["device"])
     device = env.device
-    if cfg["model"] not in MODEL_CONFIGS:
-        raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(MODEL_CONFIGS)}")
-    net_cfg = load_model_config(cfg["model_config"] or MODEL_CONFIGS[cfg["model"]])
+    models = trainable()
+    if cfg["model"] not in models:
+        raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(models)}")
+    net_cfg = load_model_config(cfg["model_config"] or models[cfg["model"]].config)
     torch.manual_seed(tc["seed"])
     net = build_network(net_cfg).to(device)
     if tc["grad_checkpointing"] and hasattr(net, "set_grad_checkpointing"):
