@@ -47,6 +47,15 @@ def classify(
       uirbench classify --root data/demo --weights runs/daclip_tiny/checkpoints/last.safetensors
     """
 
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from uirbench.evaluate.classify import (
         classification_table,
         load_model,
@@ -56,9 +65,37 @@ def classify(
 
     dev = resolve_device(device)
     model = load_model(weights, config, clip_weights, dev, random_init=random_init)
-    table = classification_table(
-        model, root, split, name=name, zero_shot_row=True, device=dev, batch_size=batch_size
-    )
+    rows = ["CLIP (zero-shot)", name]  # classification_table's two passes over the split
+    with Progress(
+        TextColumn("classify {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(rows[0], total=None)
+        state = {"row": 0, "last": 0}
+
+        def on_batch(done: int, total: int) -> None:
+            if done <= state["last"]:  # the next row's pass started
+                state["row"] += 1
+                bar.reset(task, description=rows[min(state["row"], 1)])
+            state["last"] = done
+            bar.update(task, completed=done, total=total)
+
+        table = classification_table(
+            model,
+            root,
+            split,
+            name=name,
+            zero_shot_row=True,
+            device=dev,
+            batch_size=batch_size,
+            progress=on_batch,
+        )
     if weights is None:
         table = table.iloc[:1]
     caption = f"Degradation classification accuracy (%), split {split} of {root}"

@@ -14,6 +14,7 @@ read from the checkpoint's recipe so ``classify`` sees images the way training's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,13 @@ def predict_logits(
     grid: int | None = None,
     align: int | None = None,
     phase: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(cosine similarities NxT to the task texts, true class, keys) for every sample of
     ``split``. ``grid``: 0 shows each image whole through the official view; N >= 1 averages
     N x N native-scale patches (offsets ``phase`` + multiples of ``align``); None: the model's
-    own view. Images may differ in size at any ``batch_size``: each gets its own view."""
+    own view. Images may differ in size at any ``batch_size``: each gets its own view.
+    ``progress(done, total)`` after each batch (the CLI's bar)."""
     from uirbench.io import decode_image
     from uirbench.models.daclip import encode_texts
 
@@ -99,6 +102,8 @@ def predict_logits(
             feats = feats.view(len(idx), per_image, -1).mean(dim=1)
         logits.append((feats @ texts.float().t()).cpu())
         truth.extend(int(shards.text(i, "cls")) for i in idx)
+        if progress is not None:
+            progress(idx.stop, len(shards))
     keys = shards.keys()
     shards.close()
     return torch.cat(logits), torch.tensor(truth), keys
