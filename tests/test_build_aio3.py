@@ -113,3 +113,40 @@ def test_aio3_denoising_from_mirror_is_deterministic_and_verifies(tmp_path: Path
     lq, _ = apply("noise", gt, int(row["seed"]), sigma=25, quantize="truncate")
     np.testing.assert_array_equal(read_image(tmp_path / "a" / row["lq_path"]), lq)
     assert [p.name for p in raw.iterdir() if not p.name.startswith(".")] == ["cbsd68"]
+
+
+def test_cdd11_builds_from_a_release_tree_and_scores_with_its_protocol(tmp_path: Path) -> None:
+    from uirbench.data.sources.composite import CDD11_TYPES
+    from uirbench.evaluate.runner import run, setting_profile
+    from uirbench.io import write_png
+
+    rng = np.random.default_rng(0)
+    mirror = tmp_path / "mirror"
+    for n in ("000001", "000002"):
+        gt = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        write_png(mirror / f"CDD-11/test/clear/{n}.png", gt)
+        for d in CDD11_TYPES:
+            write_png(mirror / f"CDD-11/test/{d}/{n}.png", gt // 2)
+    root = tmp_path / "root"
+    rep = build(root, preset="cdd11", splits="val", mirror=mirror, raw_root=tmp_path / "raw")
+    assert len(rep.counts) == 11 and set(rep.counts.values()) == {2}
+    assert verify(root) == []
+    df = read_index(root)
+    row = df[df["key"] == "val/cdd-low-haze-rain/000001"].iloc[0]
+    assert row["synth"] == "paired" and row["source"] == "onerestore_cdd11"
+    assert (root / row["lq_path"]).read_bytes() == (
+        mirror / "CDD-11/test/low_haze_rain/000001.png"
+    ).read_bytes()
+    res = run(
+        root=root,
+        out=tmp_path / "eval",
+        model="identity",
+        profile=setting_profile("cdd11"),
+        setting="cdd11",
+        tasks="cdd-low,cdd-snow",
+        workers=0,
+    )
+    assert res["profile"]["name"] == "onerestore" and list(res["per_task"])[:2] == [
+        "cdd-low",
+        "cdd-snow",
+    ]

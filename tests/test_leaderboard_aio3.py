@@ -40,7 +40,7 @@ def test_aio3_reference_rows_each_have_their_source() -> None:
     assert got[("hazy-outdoor", "psnr")] == "30.58" and got[("average", "ssim")] == "0.913"
     # DA-CLIP rows keep a source too (paper + arXiv + table)
     daclip = ref.load_reference()
-    daclip = daclip[daclip["setting"] != "aio3"]
+    daclip = daclip[~daclip["setting"].isin(["aio3", "cdd11"])]
     assert daclip["ref"].str.contains("arXiv:2310.01018").all()
 
 
@@ -121,3 +121,21 @@ def test_evaluate_preset_records_setting_and_refuses_other_roots(tmp_path: Path)
     mine = table[table["Method"] == "identity"].iloc[0]
     assert mine["noisy-25"] != "" and mine["hazy-outdoor"] == ""
     assert mine["Reference"].endswith("results.json") and "partial: 1/5" in mine["Note"]
+
+
+def test_cdd11_rows_are_the_onerestore_readme_table(tmp_path: Path) -> None:
+    from uirbench.data.task_file import load_task_file
+
+    meta = ref.setting_meta("cdd11")
+    assert meta["tasks"] == [t.id for t in load_task_file(preset_tasks_file("cdd11"))]
+    assert meta["profile"] == "onerestore" == setting_profile("cdd11")
+    df = ref.load_reference()
+    rows = df[df["setting"] == "cdd11"]
+    assert set(rows["task"]) == {"average"} and len(rows) == 17 * 2
+    assert rows["ref"].str.startswith("gy65896/OneRestore @ 23a2e6af").all()
+    one = rows[(rows["method"] == "OneRestore") & (rows["metric"] == "psnr")]
+    assert one["text"].tolist() == ["28.47"]
+    export([], tmp_path, fmt="csv", include_paper=True, setting="cdd11")
+    table = pd.read_csv(tmp_path / "leaderboard_cdd11_ssim.csv", dtype=str).fillna("")
+    assert list(table.columns[2:13]) == meta["tasks"]
+    assert table.set_index("Method").loc["Input", "Average"] == "0.6008"

@@ -31,6 +31,8 @@ EXPECTED_SOURCES = {
     "rain100l",
     "sots_outdoor",
     "ots",
+    # cdd11 (OneRestore's CDD-11)
+    "onerestore_cdd11",
 }
 # Sources with no URL uirbench can fetch (RESIDE hosts no stable file links; WED ships a .rar):
 # their artifacts have only the manual instructions.

@@ -117,3 +117,17 @@ def test_promptir_profile_says_where_it_was_read() -> None:
     text = " ".join(d["source"]["read_from"])
     assert "va1shn9v/PromptIR @ 106159ab809101f2e25b6714195cd6fa9a938d36" in text
     assert "utils/val_utils.py" in text and "XLearning-SCU/2022-CVPR-AirNet @ bedea82" in text
+
+
+def test_onerestore_profile_is_the_skimage_formula_without_crop() -> None:
+    # img_file/cal_psnr_ssim.py: cv2.imread / 255 (float64), skimage PSNR and SSIM(win_size=7)
+    prof = get_profile("onerestore")
+    assert prof.crop_multiple == 0 and prof.crop_border == 0
+    assert "img_file/cal_psnr_ssim.py" in " ".join(prof.source["read_from"])
+    for out, gt in _pairs():
+        a, b = gt.astype(np.float64) / 255, out.astype(np.float64) / 255
+        want_psnr = 10 * np.log10(1.0 / np.mean((a - b) ** 2))
+        want_ssim = np.mean([official_ssim_channel(a[..., c], b[..., c]) for c in range(3)])
+        got = score_pair(out, gt, prof, ("psnr", "ssim"))
+        assert got["psnr"] == pytest.approx(want_psnr, abs=1e-9)
+        assert got["ssim"] == pytest.approx(want_ssim, abs=1e-9)

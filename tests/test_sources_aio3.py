@@ -133,3 +133,24 @@ def test_bsd400_and_wed_gt_only_prefixed(tmp_path: Path) -> None:
     _touch(tmp_path, "BSD400/extra/x.png")  # two image folders: ambiguous, named
     with pytest.raises(UirbenchError, match="several folder of BSD400 images"):
         get_adapter("bsd400")(tmp_path / "BSD400", "train")
+
+
+# ---------------------------------------------------------------- CDD-11 (OneRestore)
+
+
+def test_cdd11_pairs_each_type_with_clear_by_name(tmp_path: Path) -> None:
+    for split in ("train", "test"):
+        for d in ("clear", "low", "low_haze_snow"):
+            _touch(tmp_path, f"CDD-11/{split}/{d}/000001.png", f"CDD-11/{split}/{d}/000002.png")
+    pairs = get_adapter("cdd11")(tmp_path, "val", degradation="low_haze_snow")
+    assert _by_stem(pairs) == {n: (f"{n}.png", f"{n}.png") for n in ("000001", "000002")}
+    assert all(p.lq.parent.name == "low_haze_snow" and p.gt.parent.name == "clear" for p in pairs)
+    assert all(p.gt.parts[-3] == "test" for p in pairs)  # val is upstream test
+    assert get_adapter("cdd11")(tmp_path, "train", degradation="low")[0].gt.parts[-3] == "train"
+    _touch(tmp_path, "CDD-11/test/low/000003.png")
+    with pytest.raises(UirbenchError, match=r"(?s)LQ without GT: .*low/000003\.png"):
+        get_adapter("cdd11")(tmp_path, "val", degradation="low")
+    with pytest.raises(UirbenchError, match="no degradation 'fog'"):
+        get_adapter("cdd11")(tmp_path, "val", degradation="fog")
+    with pytest.raises(UirbenchError, match="no CDD-11 'test' folder with clear/ and rain/"):
+        get_adapter("cdd11")(tmp_path, "val", degradation="rain")

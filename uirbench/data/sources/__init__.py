@@ -68,6 +68,7 @@ def _load_all() -> None:
     from uirbench.data.sources import (  # noqa: F401
         aio,
         celebahq,
+        composite,
         daclip_val,
         folder,
         gt_only,
