@@ -21,6 +21,9 @@ import numpy as np
 
 from uirbench.errors import ImageReadError, UirbenchError
 
+# Image files uirbench reads (restore inputs, --from folders, output folders, upstream sources).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
 # PNG encoding parameters for everything uirbench writes: OpenCV's defaults (what the official
 # scripts' cv2.imwrite uses). Measured on CBSD68 (BENCHMARKS.md): they encode ~2x faster than an
 # explicit IMWRITE_PNG_COMPRESSION=1 (which also switches the zlib strategy) and ~5x faster than

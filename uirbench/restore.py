@@ -10,17 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from uirbench.errors import UirbenchError
-from uirbench.io import read_image, write_png
+from uirbench.io import IMAGE_SUFFIXES, read_image, write_png
 from uirbench.models.daclip_context import (
     DaclipContext,
     build_daclip_context,
     daclip_record,
     resolve_daclip_record,
 )
+from uirbench.models.images import to_tensor, to_uint8
 from uirbench.models.loading import load_network_weights, network_state_from_file
 from uirbench.models.networks import (
     build_network,
@@ -67,8 +65,6 @@ __all__ = [
     "zoo_remotes",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def list_images(inputs: Iterable[str | Path]) -> list[Path]:
     """Image files named directly or found (sorted, recursively) in folders."""
@@ -87,17 +83,6 @@ def list_images(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise UirbenchError(f"input {p} does not exist; give image files or folders")
     return files
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 -> 1x3xHxW float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """1x3xHxW in [0, 1] -> HxWx3 uint8 (rounded)."""
-    arr = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(arr)
 
 
 def output_paths(inputs: Iterable[str | Path], out_dir: str | Path) -> list[tuple[Path, Path]]:

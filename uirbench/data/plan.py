@@ -16,6 +16,7 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.synth import DEFAULT_OP_FOR_TASK, pair_seed
 from uirbench.data.synth.masks import procedural_thin_masks
 from uirbench.errors import UirbenchError
+from uirbench.io import IMAGE_SUFFIXES
 from uirbench.paths import manifests_dir
 from uirbench.tasks import Task
 
@@ -106,9 +107,6 @@ def plan_demo(tasks: Sequence[Task], splits: Sequence[str], seed: int) -> Plan:
                     )
                 )
     return plan
-
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def _stem_for(rel: Path) -> str:

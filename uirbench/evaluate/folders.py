@@ -16,8 +16,8 @@ import pandas as pd
 from PIL import Image
 
 from uirbench.errors import InvalidNameError, UirbenchError
-from uirbench.evaluate.pairing import IMAGE_EXTS, image_files
-from uirbench.io import sha256_file
+from uirbench.evaluate.pairing import image_files
+from uirbench.io import IMAGE_SUFFIXES, sha256_file
 from uirbench.tasks import get_task
 
 
@@ -72,7 +72,7 @@ def folder_rows(gt: str | Path, task: str | None = None) -> pd.DataFrame:
         raise UirbenchError(f"--gt {gt}: not a directory (give the folder of GT images)")
     top = image_files(gt)
     subdirs = [d for d in sorted(gt.iterdir()) if d.is_dir() and image_files(d)]
-    exts = "/".join(e.lstrip(".") for e in IMAGE_EXTS)
+    exts = "/".join(e.lstrip(".") for e in IMAGE_SUFFIXES)
     if task is not None:
         if not top:
             raise UirbenchError(

@@ -15,9 +15,9 @@ import pandas as pd
 from PIL import Image
 
 from uirbench.errors import UirbenchError
+from uirbench.io import IMAGE_SUFFIXES
 from uirbench.tasks import TASK_IDS, get_task
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _MAX_LISTED = 20
 
 
@@ -81,7 +81,7 @@ def _listing(title: str, items: list[str]) -> str:
 
 def image_files(folder: Path) -> list[Path]:
     """Image files directly in ``folder`` (by extension), sorted."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def original_names(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -122,7 +122,7 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             )
         raise UirbenchError(
             f"--outputs {outputs}: no images in {outputs} "
-            f"({'/'.join(e.lstrip('.') for e in IMAGE_EXTS)}, flat or in <task>/ folders){hint}"
+            f"({'/'.join(e.lstrip('.') for e in IMAGE_SUFFIXES)}, flat or in <task>/ folders){hint}"
         )
     found: dict[tuple[str, str], Path] = {}
     extra: list[str] = []

@@ -14,6 +14,7 @@ import torch
 
 from uirbench.errors import UirbenchError
 from uirbench.models.irsde.unet import ConditionalUNet, load_config
+from uirbench.models.irsde.unet import pad_multiple as unet_pad_multiple
 from uirbench.models.nafnet import NAFNet
 
 
@@ -46,8 +47,8 @@ def build_network(cfg: dict[str, Any]) -> torch.nn.Module:
 def pad_multiple(cfg: dict[str, Any]) -> int:
     """Side multiple the network pads to; tiles are multiples of it so no tile is padded."""
     if cfg["arch"] == "irsde":
-        return 2 ** len(cfg["net"]["ch_mult"])
-    return 2 ** len(cfg["net"]["enc_blk_nums"])
+        return unet_pad_multiple(len(cfg["net"]["ch_mult"]))
+    return 2 ** len(cfg["net"]["enc_blk_nums"])  # NAFNet's padder_size
 
 
 def uses_daclip(cfg: dict[str, Any]) -> bool:

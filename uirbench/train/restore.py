@@ -31,6 +31,7 @@ from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics.psnr import psnr_tensor
 from uirbench.io import append_text, atomic_write_text, read_jsonl
 from uirbench.models.daclip_context import build_daclip_context, daclip_record
+from uirbench.models.images import to_tensor
 from uirbench.models.loading import load_network_weights, network_state_from_file
 from uirbench.models.networks import build_network, load_model_config, uses_daclip
 from uirbench.models.restorer import ModelRestorer
@@ -267,13 +268,9 @@ def validation_set(root: Path, cfg: dict, tasks: list[str]) -> dict[str, list]:
             h, w = lq.shape[:2]
             ch, cw = min(h, size), min(w, size)
             y, x = (h - ch) // 2, (w - cw) // 2
-            pairs.append(tuple(_to_t(a[y : y + ch, x : x + cw]) for a in (lq, gt)))
+            pairs.append(tuple(to_tensor(a[y : y + ch, x : x + cw]) for a in (lq, gt)))
         out[task] = pairs
     return out
-
-
-def _to_t(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
 
 
 def evaluate(restorer: Any, val: dict[str, list]) -> dict[str, float]:

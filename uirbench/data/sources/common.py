@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from uirbench.errors import UirbenchError
+from uirbench.io import IMAGE_SUFFIXES
 
-IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 _BAD = re.compile(r"[^A-Za-z0-9_\-]+")
 
 
@@ -34,7 +34,7 @@ def sanitize_stem(text: str) -> str:
 
 
 def is_image(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+    return p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
 
 
 def images_in(folder: Path) -> list[Path]:
