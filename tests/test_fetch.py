@@ -493,3 +493,35 @@ def test_dns_failure_fails_at_once_and_says_nothing_was_kept(tmp_path: Path) -> 
     part.write_bytes(b"12345")
     with pytest.raises(fetch.DownloadError, match=r"\(5 bytes\) is kept"):
         fetch.http_download("http://uirbench-test.invalid/x.zip", part, retries=5, backoff=2.0)
+
+
+def test_build_data_passes_its_download_progress_to_the_fetcher(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """build-data's byte progress reaches ensure_source (it used to be dropped on the way)."""
+    from uirbench.data.build import build
+    from uirbench.data.sources import resolve
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_ensure_source(name, raw_root, mirror=None, **kw):
+        seen.append(kw.get("progress"))
+        raise Stop
+
+    monkeypatch.setattr(resolve, "ensure_source", fake_ensure_source)
+
+    def on_bytes(name: str, done: int, total: int | None) -> None:
+        pass
+
+    with pytest.raises(Stop):
+        build(
+            root=tmp_path / "r",
+            preset="uir10",
+            tasks="noisy",
+            splits="val",
+            download_progress=on_bytes,
+        )
+    assert seen and seen[0] is on_bytes

@@ -79,6 +79,7 @@ def make_plan(
     raw_root: Path,
     mirror: str | Path | None,
     val_fraction: float = 0.2,
+    download_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Plan:
     if (preset is None) == (from_dir is None):
         raise UirbenchError(f"give exactly one of --preset ({', '.join(PRESETS)}) or --from DIR")
@@ -89,11 +90,13 @@ def make_plan(
     if preset in BENCHMARK_PRESETS:
         from uirbench.data.uir10 import plan_uir10
 
-        return plan_uir10(tasks, splits, seed, raw_root, mirror, benchmark=preset)
+        return plan_uir10(
+            tasks, splits, seed, raw_root, mirror, benchmark=preset, progress=download_progress
+        )
     if preset == "daclip-val":
         from uirbench.data.uir10 import plan_daclip_val
 
-        return plan_daclip_val(tasks, splits, raw_root, mirror)
+        return plan_daclip_val(tasks, splits, raw_root, mirror, progress=download_progress)
     raise UirbenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
@@ -219,13 +222,15 @@ def _build(
     shard_maxcount: int = DEFAULT_MAXCOUNT,
     progress: Callable[[int, int], None] | None = None,
     png: str = "compressed",
+    download_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> BuildReport:
     """Build (or resume building) a dataset root. Returns counts and timing.
 
     ``png``: ``compressed`` or ``stored`` (see :data:`uirbench.data.jobs.PNG_MODES`); part of
     each job's fingerprint, so a resume with the other mode rebuilds rather than mixes them.
 
-    ``progress(done, total)`` is called after each pair (the CLI draws a progress bar with it).
+    ``progress(done, total)`` is called after each pair (the CLI draws a progress bar with it);
+    ``download_progress(file name, bytes done, bytes total or None)`` as upstream files arrive.
     """
     root = Path(root)
     task_list = parse_tasks(tasks if isinstance(tasks, str) or tasks is None else ",".join(tasks))
@@ -234,7 +239,9 @@ def _build(
     if png not in jobs_mod.PNG_MODES:
         raise UirbenchError(f"--png {png!r}: choose one of {', '.join(jobs_mod.PNG_MODES)}")
     raw = Path(raw_root) if raw_root else Path(os.environ.get("UIRBENCH_RAW", root / ".raw"))
-    plan = make_plan(preset, from_dir, task_list, split_list, seed, raw, mirror, val_fraction)
+    plan = make_plan(
+        preset, from_dir, task_list, split_list, seed, raw, mirror, val_fraction, download_progress
+    )
     plan.context["tasks"] = all_tasks()
     keys = [j.key for j in plan.jobs]
     if len(set(keys)) != len(keys):

@@ -8,7 +8,7 @@ missing fails with the message saying what to download by hand and where to put 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from uirbench.data.jobs import PairJob
@@ -17,6 +17,10 @@ from uirbench.data.synth import pair_seed
 from uirbench.data.synth.masks import load_mask_files
 from uirbench.errors import UirbenchError
 from uirbench.tasks import Task
+
+# (file name, bytes done, bytes total or None): uirbench.data.fetch.Progress, without importing
+# fetch (and requests) for presets that download nothing
+Progress = Callable[[str, int, int | None], None]
 
 
 def preset_tasks_file(name: str) -> Path | None:
@@ -34,6 +38,7 @@ def plan_uir10(
     raw_root: Path,
     mirror: str | Path | None,
     benchmark: str = "uir10",
+    progress: Progress | None = None,
 ) -> Plan:
     """Jobs of ``benchmark`` (any benchmark manifest; uir10 by default) for tasks x splits."""
     from uirbench.data.sources.resolve import benchmark_pairs
@@ -41,7 +46,9 @@ def plan_uir10(
     plan = Plan(jobs=[])
     for task in tasks:
         for split in splits:
-            sp = benchmark_pairs(task.id, split, raw_root, mirror, benchmark=benchmark)
+            sp = benchmark_pairs(
+                task.id, split, raw_root, mirror, benchmark=benchmark, progress=progress
+            )
             bank = None
             if sp.masks:
                 bank = f"{task.id}/{split}"
@@ -66,7 +73,11 @@ def plan_uir10(
 
 
 def plan_daclip_val(
-    tasks: Sequence[Task], splits: Sequence[str], raw_root: Path, mirror: str | Path | None
+    tasks: Sequence[Task],
+    splits: Sequence[str],
+    raw_root: Path,
+    mirror: str | Path | None,
+    progress: Progress | None = None,
 ) -> Plan:
     """The official validation zip (``--preset daclip-val``): the paper's exact test pairs.
 
@@ -78,7 +89,7 @@ def plan_daclip_val(
 
     if list(splits) != ["val"]:
         raise UirbenchError("--preset daclip-val holds validation sets only: use --splits val")
-    src_dir = ensure_source("daclip_val", raw_root, mirror)
+    src_dir = ensure_source("daclip_val", raw_root, mirror, progress=progress)
     adapter = get_adapter("daclip_val")
     plan = Plan(jobs=[])
     for task in tasks:
