@@ -150,3 +150,13 @@ def test_cdd11_builds_from_a_release_tree_and_scores_with_its_protocol(tmp_path:
         "cdd-low",
         "cdd-snow",
     ]
+
+
+def test_aio5_shares_uir10_and_aio3_sources() -> None:
+    aio5, uir10, aio3 = (load_benchmark(n) for n in ("aio5", "uir10", "aio3"))
+    assert list(aio5["tasks"]) == [t.id for t in load_task_file(preset_tasks_file("aio5"))]
+    # GoPro and LOL exactly as uir10 takes them, Rain100L/SOTS/OTS as aio3
+    assert aio5["tasks"]["blurry"] == uir10["tasks"]["blurry"]
+    assert aio5["tasks"]["low-light"] == uir10["tasks"]["low-light"]
+    for t in ("rainy-light", "hazy-outdoor", "noisy-25"):
+        assert aio5["tasks"][t]["val"] == aio3["tasks"][t]["val"]

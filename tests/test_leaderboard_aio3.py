@@ -40,7 +40,7 @@ def test_aio3_reference_rows_each_have_their_source() -> None:
     assert got[("hazy-outdoor", "psnr")] == "30.58" and got[("average", "ssim")] == "0.913"
     # DA-CLIP rows keep a source too (paper + arXiv + table)
     daclip = ref.load_reference()
-    daclip = daclip[~daclip["setting"].isin(["aio3", "cdd11"])]
+    daclip = daclip[~daclip["setting"].isin(["aio3", "aio5", "cdd11"])]
     assert daclip["ref"].str.contains("arXiv:2310.01018").all()
 
 
@@ -139,3 +139,24 @@ def test_cdd11_rows_are_the_onerestore_readme_table(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "leaderboard_cdd11_ssim.csv", dtype=str).fillna("")
     assert list(table.columns[2:13]) == meta["tasks"]
     assert table.set_index("Method").loc["Input", "Average"] == "0.6008"
+
+
+def test_aio5_rows_and_their_averages(tmp_path: Path) -> None:
+    from uirbench.data.task_file import load_task_file
+
+    meta = ref.setting_meta("aio5")
+    assert meta["tasks"] == [t.id for t in load_task_file(preset_tasks_file("aio5"))]
+    rows = ref.load_reference()
+    rows = rows[rows["setting"] == "aio5"]
+    assert rows["ref"].str.startswith("arXiv:2401.16468v5, Table 2").all()
+    assert (rows.groupby("method").size() == 12).all() and rows["method"].nunique() == 15
+    idr = rows[(rows["method"] == "IDR") & (rows["task"] == "blurry")]
+    assert dict(zip(idr["metric"], idr["text"], strict=True)) == {"psnr": "27.87", "ssim": "0.846"}
+    # oracle: every printed Average is the mean of its five tasks within rounding
+    for _, g in rows.groupby(["method", "metric"]):
+        tasks, avg = g[g["task"] != "average"], g[g["task"] == "average"].iloc[0]
+        assert abs(tasks["value"].mean() - avg["value"]) <= 10.0 ** -avg["decimals"]
+    export([], tmp_path, fmt="csv", include_paper=True, setting="aio5")
+    table = pd.read_csv(tmp_path / "leaderboard_aio5_psnr.csv", dtype=str).fillna("")
+    assert not table["Note"].str.contains("FLAG").any()
+    assert list(table.columns[2:7]) == meta["tasks"]

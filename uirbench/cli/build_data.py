@@ -18,7 +18,8 @@ def build_data(
         help="demo: offline, from photos shipped in packages (seconds). "
         "uir10: the paper's benchmark from the upstream datasets (see docs/datasets.md). "
         "aio3: the AirNet/PromptIR three-task setting (CBSD68 sigma 15/25/50, Rain100L, SOTS "
-        "outdoor; its own five tasks; docs/benchmarks.md). "
+        "outdoor; its own five tasks; docs/benchmarks.md). aio5: IDR's five tasks (adds GoPro, "
+        "LOL; sigma 25). cdd11: OneRestore's eleven composite degradations. "
         "daclip-val: the official validation zip, the paper's exact test pairs (--splits val).",
     ),
     from_dir: Path | None = typer.Option(

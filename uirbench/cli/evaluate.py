@@ -55,15 +55,15 @@ def evaluate(
     ),
     preset: str | None = typer.Option(
         None,
-        help="The benchmark the --root was built as (uir10, aio3): checks the root is that "
-        "setting's val set, scores with the setting's protocol (aio3: profile promptir) and "
-        "records the setting for `leaderboard export --setting`.",
+        help="The benchmark the --root was built as (uir10, aio3, aio5, cdd11): checks the root "
+        "is that setting's val set, scores with the setting's protocol (aio3: profile "
+        "promptir) and records the setting for `leaderboard export --setting`.",
     ),
     profile: str | None = typer.Option(
         None,
         help="Metric profile: daclip (paper), y (MATLAB Y, rounded), basicsr (BasicSR Y, "
-        "unrounded) or promptir (AirNet/PromptIR: skimage, crop to 16) (default: the "
-        "--preset's, else daclip).",
+        "unrounded), promptir (AirNet/PromptIR: skimage, crop to 16) or onerestore (skimage, no "
+        "crop) (default: the --preset's, else daclip).",
     ),
     crop_border: int | None = typer.Option(
         None,

@@ -34,7 +34,8 @@ def export(
     ),
     setting: str | None = typer.Option(
         None,
-        help="Another benchmark's table: aio3 (AirNet/PromptIR three tasks): its tasks as "
+        help="Another benchmark's table: aio3 (AirNet/PromptIR three tasks), aio5 (IDR five "
+        "tasks) or cdd11 (OneRestore): its tasks as "
         "columns, its published rows (with a Reference column per row), results of "
         "`evaluate --preset aio3` (default: the DA-CLIP ten tasks).",
     ),

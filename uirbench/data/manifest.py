@@ -29,7 +29,7 @@ import yaml
 from uirbench import paths
 from uirbench.errors import UirbenchError
 
-BENCHMARK_NAMES = ("uir10", "aio3", "cdd11")
+BENCHMARK_NAMES = ("uir10", "aio3", "aio5", "cdd11")
 _NOT_SOURCES = {"demo", *BENCHMARK_NAMES}
 
 
