@@ -115,7 +115,7 @@ def test_registries_are_full_at_import():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
     ).stdout
     assert "'lavis', 'sidecar', 'transformers'" in out
-    assert "'identity', 'irsde', 'nafnet', 'nafnet-daclip', 'ours'" in out
+    assert "'identity', 'irsde', 'nafnet', 'nafnet-daclip', 'ours', 'wild-ir'" in out
 
 
 def _env() -> dict[str, str]:

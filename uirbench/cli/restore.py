@@ -18,7 +18,7 @@ def restore(
         ..., help="Image files and/or folders (searched recursively)."
     ),
     model: str = typer.Option(
-        "ours", "--model", help="ours, irsde, nafnet, nafnet-daclip, identity."
+        "ours", "--model", help="ours, irsde, nafnet, nafnet-daclip, wild-ir, identity."
     ),
     weights: str | None = typer.Option(
         None,

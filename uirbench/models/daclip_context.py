@@ -65,7 +65,7 @@ class DaclipContext:
     @torch.no_grad()
     def predict(self, degradation: torch.Tensor) -> list[tuple[str, float]]:
         """Nearest degradation text (cosine, softmax of 100x) for each degradation embedding."""
-        if not hasattr(self.model, "encode_text"):
+        if not hasattr(self.model, "encode_text") or not self.degradations:
             return []
         if self._text is None:
             tokenizer = self._tokenizer

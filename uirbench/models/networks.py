@@ -30,8 +30,8 @@ def load_model_config(config: str | Path | dict) -> dict[str, Any]:
     except FileNotFoundError:
         raise UirbenchError(
             f"unknown model config {config!r}: give a name from uirbench/models/configs/ "
-            "(irsde, irsde_daclip, irsde_tiny, irsde_daclip_tiny, nafnet, nafnet_daclip, "
-            "nafnet_tiny, nafnet_daclip_tiny) or a path to a JSON file"
+            "(irsde, irsde_daclip, irsde_tiny, irsde_daclip_tiny, irsde_wild, irsde_wild_tiny, "
+            "nafnet, nafnet_daclip, nafnet_tiny, nafnet_daclip_tiny) or a path to a JSON file"
         ) from None
 
 

@@ -30,7 +30,7 @@ from uirbench.models.networks import (
 from uirbench.models.registry import Restorer
 from uirbench.models.table import MODELS
 from uirbench.models.tiling import AUTO_TILE_PIXELS, DEFAULT_OVERLAP, DEFAULT_TILE, _starts, tiled
-from uirbench.models.zoo import fetch_zoo_weights
+from uirbench.models.zoo import fetch_zoo_weights, zoo_card
 
 
 class ModelRestorer(Restorer):
@@ -201,11 +201,12 @@ def build(
     meta: dict[str, Any] = {}
     state = None
     sha = None
+    card_daclip = _card_daclip(name)
     if weights == "zoo":
         files = fetch_zoo_weights(name)
         weights = str(files["model"])
         if daclip is None and "daclip" in files:
-            daclip = {"config": "daclip_ViT-B-32", "weights": str(files["daclip"])}
+            daclip = {"config": card_daclip["config"], "weights": str(files["daclip"])}
     if weights is not None:
         state, meta = network_state_from_file(weights)
         sha = sha256_file(weights) if Path(weights).is_file() else None
@@ -230,6 +231,8 @@ def build(
                 f"model {name!r} needs DA-CLIP embeddings: pass a DA-CLIP checkpoint "
                 "(--daclip PATH) or use --weights zoo"
             )
+        if card_daclip["degradations"] is not None:
+            ctx.degradations = list(card_daclip["degradations"])
     restorer = ModelRestorer(name, cfg, net, daclip=ctx, device=device, weights_sha256=sha, **kw)
     restorer.random_init = random_init
     if ctx is not None and isinstance(spec, dict):  # which DA-CLIP made these outputs
@@ -237,6 +240,20 @@ def build(
             k: spec[k] for k in ("config", "weights", "weights_sha256", "seed") if k in spec
         }
     return restorer
+
+
+def _card_daclip(name: str) -> dict[str, Any]:
+    """DA-CLIP settings of a model's zoo card: the config its released DA-CLIP file needs
+    (``architecture.daclip_config``, default ViT-B/32 as the paper's) and the texts predictions
+    are named from (``daclip_degradations``: None = the ten tasks, [] = name none, as for
+    Wild-IR whose DA-CLIP training texts are not published)."""
+    row = MODELS.get(name)
+    card = row.card if row is not None else None
+    arch = (zoo_card(card).get("architecture") or {}) if card else {}
+    return {
+        "config": arch.get("daclip_config", "daclip_ViT-B-32"),
+        "degradations": arch.get("daclip_degradations"),
+    }
 
 
 def _daclip_config_for(cfg: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ class ModelRow:
     card: str | None  # zoo card name
     recipe: str | None  # packaged paper recipe
     tiny_recipe: str | None  # packaged CPU recipe
+    # (recipes None: released weights only, e.g. wild-ir, trained on data uirbench does not build)
 
 
 # Restoration models: what `uirbench restore/evaluate --model` and `train restore` accept.
@@ -46,6 +47,9 @@ MODELS: dict[str, ModelRow] = {
             "nafnet_daclip",
             "nafnet_daclip_tiny",
         ),
+        # the official real-world model (config/wild-ir): restore/evaluate with its released
+        # weights; no recipe (LSDIR + random_degrade at 500k iterations)
+        ModelRow("wild-ir", "irsde_wild", "irsde_wild_tiny", True, "wild-ir", None, None),
     )
 }
 

@@ -9,6 +9,11 @@ mean ``mu``) and the step ``t``. With DA-CLIP:
 * the content embedding is a one-token context for cross-attention in spatial transformers at
   the bottom level(s) (``attn_levels_from``, 3 in the official code) and the middle block.
 
+Wild-IR (the official ``config/wild-ir``, ``scale: 0.5``) adds one stride-2 convolution after
+``init_conv`` (``downsample``) and one nearest-upsample + conv before the final skip
+(``upsample``), so the levels run at half resolution; the rest is this network with
+``use_degra_context`` off (content cross-attention only) and ``context_dim`` 768 (ViT-L/14).
+
 The other levels use linear attention with 4 heads of 32 channels whatever the level's width
 (official). ``linear_attn_heads`` / ``linear_attn_dim_head`` shrink it for the tiny configs,
 where those 384 query/key/value channels on a 16-channel level cost more than the convolutions.
@@ -58,15 +63,23 @@ class ConditionalUNet(nn.Module):
         attn_levels_from: int = 3,
         linear_attn_heads: int = 4,
         linear_attn_dim_head: int = 32,
+        scale: float = 1,
     ) -> None:
         super().__init__()
+        if scale not in (1, 0.5):
+            # the official class silently ignores any other value ("not used"); refuse it here
+            raise ValueError(f"ConditionalUNet scale must be 1 or 0.5 (Wild-IR), got {scale}")
         self.depth = len(ch_mult)
+        self.scale = scale
         self.context_dim = -1 if context_dim is None else context_dim
         self.use_degra_context = use_degra_context and self.context_dim > 0
         self.use_image_context = use_image_context and self.context_dim > 0
         time_dim = nf * 4
 
         self.init_conv = conv(in_nc * 2, nf, 7)
+        if scale == 0.5:  # Wild-IR: the levels run at half resolution (official key order)
+            self.downsample = downsample(nf, nf)
+            self.upsample = upsample(nf, nf)
         self.time_mlp = nn.Sequential(
             SinusoidalTimeEmbedding(nf),
             nn.Linear(nf, time_dim),
@@ -162,6 +175,8 @@ class ConditionalUNet(nn.Module):
         x = self._pad(torch.cat([xt - cond, cond], dim=1))
         x = self.init_conv(x)
         skip0 = x.clone()
+        if self.scale == 0.5:
+            x = self.downsample(x)
         t = self.embed(time, text_context, x.device)
         ctx = None
         if self.use_image_context and image_context is not None:
@@ -181,6 +196,8 @@ class ConditionalUNet(nn.Module):
             x = b1(torch.cat([x, hs.pop()], dim=1), t)
             x = b2(torch.cat([x, hs.pop()], dim=1), t)
             x = up(attn(x, context=ctx))
+        if self.scale == 0.5:
+            x = self.upsample(x)
 
         x = self.final_res_block(torch.cat([x, skip0], dim=1), t)
         return self.final_conv(x)[..., :h_in, :w_in].contiguous()
