@@ -113,6 +113,19 @@ def test_aio3_denoising_from_mirror_is_deterministic_and_verifies(tmp_path: Path
     lq, _ = apply("noise", gt, int(row["seed"]), sigma=25, quantize="truncate")
     np.testing.assert_array_equal(read_image(tmp_path / "a" / row["lq_path"]), lq)
     assert [p.name for p in raw.iterdir() if not p.name.startswith(".")] == ["cbsd68"]
+    # a rerun into the same root resumes: every pair verified and reused, nothing rebuilt
+    again = build(tmp_path / "a", workers=1, **kw)
+    assert (again.built, again.reused) == (0, 68)
+
+
+def test_aio3_refuses_a_root_of_the_ten(tmp_path: Path) -> None:
+    from uirbench.io import write_png
+
+    write_png(tmp_path / "photos" / "p.png", np.zeros((32, 32, 3), np.uint8))
+    root = tmp_path / "root"
+    build(root, from_dir=tmp_path / "photos", tasks="noisy", splits="val", workers=1)
+    with pytest.raises(UirbenchError, match="build of the ten built-in tasks; build --preset aio3"):
+        build(root, preset="aio3", tasks="noisy-15", splits="val")
 
 
 def test_cdd11_builds_from_a_release_tree_and_scores_with_its_protocol(tmp_path: Path) -> None:

@@ -28,7 +28,12 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.layout import INDEX_NAME, SPLITS, STATE_DIR
 from uirbench.data.plan import Plan, plan_demo, plan_folder
 from uirbench.data.shards import DEFAULT_MAXCOUNT, write_shards
-from uirbench.data.task_file import ROOT_TASKS_FILE, dump_task_file, resolve_task_set
+from uirbench.data.task_file import (
+    ROOT_TASKS_FILE,
+    dump_task_file,
+    resolve_task_set,
+    tasks_for_root,
+)
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_file
 from uirbench.tasks import Task, all_tasks, parse_tasks, using
@@ -199,6 +204,13 @@ def build(
         from uirbench.data.uir10 import preset_tasks_file
 
         tasks_file = preset_tasks_file(kw["preset"])
+    # A build of the ten: its rows would be kept beside another task set's, under other classes.
+    ten_built = (Path(root) / INDEX_NAME).is_file() and tasks_for_root(root) is None
+    if tasks_file is not None and ten_built:
+        what = f"--preset {kw['preset']}" if kw.get("preset") else "--tasks-file"
+        raise UirbenchError(
+            f"{root} holds a build of the ten built-in tasks; build {what} into a new --root"
+        )
     task_set = resolve_task_set(root, tasks_file)
     with using(task_set):
         if task_set is not None:

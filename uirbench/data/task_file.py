@@ -164,12 +164,23 @@ def tasks_for_root(root: str | Path) -> tuple[Task, ...] | None:
     return load_task_file(path) if path.is_file() else None
 
 
+def same_tasks(a: Sequence[Task] | None, b: Sequence[Task] | None) -> bool:
+    """Whether two task sets define the same tasks: ids, folders, degradation texts and synth
+    chains in the same order. A root's ``tasks.yaml`` keeps only these (not the informative
+    sources and counts), so comparing whole :class:`Task` objects would refuse a resume."""
+
+    def key(ts: Sequence[Task] | None) -> list[tuple[Any, ...]] | None:
+        return None if ts is None else [(t.id, t.folder, t.degradation, t.synth) for t in ts]
+
+    return key(a) == key(b)
+
+
 def resolve_task_set(root: str | Path, tasks_file: str | Path | None) -> tuple[Task, ...] | None:
     """The task set for a command on ``root``: the root's own, or ``tasks_file``; never both
     when they differ (a root's class indices, tables and shards follow one task set)."""
     own = tasks_for_root(root)
     given = load_task_file(tasks_file) if tasks_file is not None else None
-    if own is not None and given is not None and own != given:
+    if own is not None and given is not None and not same_tasks(own, given):
         raise UirbenchError(
             f"{Path(root) / ROOT_TASKS_FILE}: this root was built with other tasks than "
             f"{tasks_file}; use the root's task file, or build into a new root"

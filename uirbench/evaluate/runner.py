@@ -46,17 +46,14 @@ def setting_profile(setting: str) -> str:
 
 def check_setting_root(root: Path, setting: str) -> None:
     """Refuse a root that was not built as ``setting`` (another task set: other test sets)."""
-    from uirbench.data.task_file import load_task_file, tasks_for_root
+    from uirbench.data.task_file import load_task_file, same_tasks, tasks_for_root
     from uirbench.data.uir10 import preset_tasks_file
 
     setting_profile(setting)  # a known benchmark
     want_file = preset_tasks_file(setting)
     want = load_task_file(want_file) if want_file else None
 
-    def key(ts: tuple | None) -> list | None:  # a root's copy keeps what defines the tasks
-        return None if ts is None else [(t.id, t.folder, t.degradation, t.synth) for t in ts]
-
-    if key(tasks_for_root(root)) != key(want):
+    if not same_tasks(tasks_for_root(root), want):
         raise UirbenchError(
             f"--preset {setting}: {root} was not built with --preset {setting} (its tasks.yaml "
             f"differs); build it with `uirbench build-data --preset {setting} --root DIR`"
