@@ -157,3 +157,36 @@ def test_wild_ir_zoo_weights_come_with_its_vit_l14_daclip(tmp_path: Path, monkey
     assert out.shape == (1, 3, 24, 40) and torch.isfinite(out).all()
     assert r.last_degradation == []
     assert R._card_daclip("ours") == {"config": "daclip_ViT-B-32", "degradations": None}
+
+
+def test_vitl14_daclip_has_the_official_keys_and_shapes() -> None:
+    """uirbench's daclip_ViT-L-14 config builds the official DA-CLIP ViT-L/14 layout (1087
+    tensors, ``visual.*`` alias included), so wild-daclip_ViT-L-14.pt loads strictly. Built on
+    the meta device: the layout without drawing 0.9 G parameters."""
+    from uirbench.models.daclip import DaCLIP, build_clip
+    from uirbench.models.daclip import load_config as load_daclip_config
+
+    ref = json.loads((FIX / "daclip_ViT-L-14_keys.json").read_text())
+    cfg = load_daclip_config(load_zoo_daclip_config())
+    assert (cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"]) == (
+        ref["config"]["embed_dim"],
+        ref["config"]["vision_cfg"],
+        ref["config"]["text_cfg"],
+    )
+    with torch.device("meta"):
+        model = DaCLIP(build_clip(cfg))
+    ours = [[k, list(v.shape)] for k, v in model.state_dict().items()]
+    assert len(ref["keys"]) == 1087
+    assert ours == ref["keys"]
+    # the wild network's cross-attention takes this DA-CLIP's content embedding
+    assert cfg["embed_dim"] == load_model_config(MODELS["wild-ir"].config)["net"]["context_dim"]
+
+
+def load_zoo_daclip_config() -> str:
+    """The DA-CLIP config the wild-ir zoo card pairs with its weights."""
+    import yaml
+
+    from uirbench.paths import zoo_dir
+
+    card = yaml.safe_load((zoo_dir() / f"{MODELS['wild-ir'].card}.yaml").read_text())
+    return card["architecture"]["daclip_config"]
