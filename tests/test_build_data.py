@@ -186,12 +186,11 @@ def test_val_fraction_sends_that_share_of_photos_to_val(tmp_path):
     for i in range(400):
         (photos / f"p{i:03d}.png").touch()
     n = 400
-    for frac in (0.1, 0.25, 0.5):
-        got = len(_val_stems(photos, frac))
-        # each photo goes to val independently with probability frac (a uniform hash), so the
-        # count is Binomial(400, frac): 4.5 standard deviations leave ~1e-5 room for chance
-        assert abs(got - n * frac) <= 4.5 * (n * frac * (1 - frac)) ** 0.5, (frac, got)
-    assert _val_stems(photos, 0.0) == set()
+    for frac in (0.1, 0.25, 0.5, 0.001, 0.999):
+        # the documented cut: round(frac * n) photos, at least 1 and at most n - 1
+        assert len(_val_stems(photos, frac)) == min(max(round(frac * n), 1), n - 1), frac
+    with pytest.raises(UirbenchError, match=r"--val-fraction 0\.0: must be above 0"):
+        _val_stems(photos, 0.0)
     assert len(_val_stems(photos, 1.0)) == n
     assert _val_stems(photos, 0.1) <= _val_stems(photos, 0.25) <= _val_stems(photos, 0.5)
     assert _val_stems(photos, 0.25, seed=0) != _val_stems(photos, 0.25, seed=1)
