@@ -11,6 +11,8 @@ import errno
 import hashlib
 import json
 import os
+import re
+import socket
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -60,19 +62,48 @@ def sha256_bytes(data: bytes) -> str:
 
 def no_space_error(dest: str | os.PathLike) -> UirbenchError:
     return UirbenchError(
-        f"no space left on device while writing {dest}; free some space and rerun "
+        f"no space left on device while writing {dest} (out of bytes or of inodes: see "
+        "`df -h` and `df -i`); free some space and rerun "
         "(the previous version of the file is untouched, finished work is kept)"
     )
 
 
+# OSErrors a user causes (and can fix) -> what to say. Anything else stays a traceback: a bug.
+_USER_OS_ERRORS: dict[int, str] = {
+    errno.EROFS: "the filesystem is read-only; choose a writable folder",
+    errno.EACCES: "permission denied; fix the folder's permissions or choose another folder",
+    errno.EPERM: "operation not permitted; fix the folder's permissions or choose another folder",
+    errno.EDQUOT: "disk quota exceeded; free some space or raise the quota, then rerun",
+    errno.ENAMETOOLONG: "the path is too long for the filesystem; choose a shorter name or folder",
+    errno.EMFILE: "too many open files; raise the limit (`ulimit -n`) or use fewer workers",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EISDIR: "it is a folder, not a file; choose another path",
+}
+
+
+def os_error_message(exc: OSError, path: str | os.PathLike, doing: str = "write") -> str:
+    """One line naming ``path``, what failed and the fix, for an OSError the user caused."""
+    if exc.errno == errno.ENOSPC:
+        return str(no_space_error(path))
+    why = _USER_OS_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot {doing} {path}: {why}"
+
+
+def is_user_os_error(exc: BaseException) -> bool:
+    """True for the OSErrors a user causes: read-only, permissions, full disk or quota, long
+    names, too many open files."""
+    return isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or exc.errno in _USER_OS_ERRORS)
+
+
 @contextlib.contextmanager
 def full_disk_is_an_error(dest: str | os.PathLike) -> Iterator[None]:
-    """Turn ENOSPC raised inside the block into a :class:`UirbenchError` naming ``dest``."""
+    """Turn a user-caused OSError raised inside the block (full disk, read-only, permissions,
+    quota, name too long) into a one-line :class:`UirbenchError` naming ``dest``."""
     try:
         yield
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise no_space_error(dest) from exc
+        if is_user_os_error(exc):
+            raise UirbenchError(os_error_message(exc, dest)) from exc
         raise
 
 
@@ -110,11 +141,48 @@ def _read_umask() -> int:
 _FILE_MODE = 0o666 & ~_read_umask()
 
 
+def _host_token() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "_", socket.gethostname())[:40]
+
+
+def owned_temp_prefix() -> str:
+    """Prefix of this process's temporary names: ``.uirbench-tmp-<pid>@<host>.``.
+
+    Temporaries are named by their owner so that a command removes only its own and those of
+    dead processes on this host (:func:`remove_stale_temporaries`), never those of a command
+    running beside it (such as another ``--shard`` part)."""
+    return f"{TMP_PREFIX}{os.getpid()}@{_host_token()}."
+
+
+_OWNED = re.compile(re.escape(TMP_PREFIX) + r"(\d+)@([A-Za-z0-9_-]*)\.")
+
+
+def temporary_is_stale(path: str | os.PathLike) -> bool:
+    """True if the temporary's owner is a process of this host that no longer runs.
+
+    Temporaries of other hosts (a shared filesystem) or without an owner in their name are not
+    judged here: only a command holding the folder's exclusive lock removes those."""
+    m = _OWNED.match(Path(path).name)
+    if m is None or m.group(2) != _host_token():
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _temp_beside(dest: Path) -> Path:
     """A new empty temporary file next to ``dest``, with the mode a plain ``open`` would give
     (mkstemp makes it 0600, and the rename would keep that: a shared data root would be
     unreadable to everyone but its writer)."""
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+    with full_disk_is_an_error(dest):  # creating a file is what fails when inodes run out
+        fd, tmp = tempfile.mkstemp(prefix=owned_temp_prefix(), suffix=dest.suffix, dir=dest.parent)
     try:
         os.fchmod(fd, _FILE_MODE)
     finally:
@@ -130,7 +198,8 @@ def atomic_write_files(files: dict[Path, bytes], durable: bool = True) -> None:
     try:
         for dest, data in files.items():
             dest = Path(dest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            with full_disk_is_an_error(dest.parent):
+                dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = _temp_beside(dest)
             staged.append((dest, tmp))
             with full_disk_is_an_error(dest), open(tmp, "wb") as f:
@@ -156,7 +225,8 @@ def atomic_path(dest: str | os.PathLike, durable: bool = True) -> Iterator[Path]
     bulk outputs that are re-verified by hash on resume (dataset pairs) skip it for speed.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    with full_disk_is_an_error(dest.parent):
+        dest.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _temp_beside(dest)
     try:
         with full_disk_is_an_error(dest):
@@ -322,11 +392,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(data, path)
 
 
-def remove_stale_temporaries(root: str | os.PathLike) -> int:
-    """Delete temporary files a killed run left under ``root``; returns how many."""
+def remove_stale_temporaries(root: str | os.PathLike, exclusive: bool = False) -> int:
+    """Delete temporary files a killed run left under ``root``; returns how many.
+
+    Only those of dead processes on this host (:func:`temporary_is_stale`), unless
+    ``exclusive``: the caller holds the root's exclusive lock, so no other writer is running and
+    every temporary is left over."""
     n = 0
     for p in Path(root).rglob(f"{TMP_PREFIX}*"):
-        if p.is_file():
+        if p.is_file() and (exclusive or temporary_is_stale(p)):
             p.unlink(missing_ok=True)
             n += 1
     return n

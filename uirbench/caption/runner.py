@@ -10,6 +10,7 @@ column of ``index.parquet``, the shards' ``txt`` and ``daclip_{train,val}.csv``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from uirbench.data.layout import resolve_inside
 from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
 from uirbench.io import decode_image, sha256_bytes
+from uirbench.lock import folder_lock
 
 
 @dataclass
@@ -170,12 +172,15 @@ def caption_root(
     ``on_batch(n_done)`` is called after each batch is cached (tests use it to interrupt a run).
     """
     root = Path(root)
-    index = read_index(root)
-    items = distinct_items(index)
-    if limit is not None:
-        items = items[:limit]
     dist = Dist()
+    lock = contextlib.ExitStack()
     try:
+        if dist.rank == 0:  # one caption run (all its ranks) writes the root, nothing beside it
+            lock.enter_context(folder_lock(root, "captioning it"))
+        index = read_index(root)
+        items = distinct_items(index)
+        if limit is not None:
+            items = items[:limit]
         mine = rank_share(items, dist.rank, dist.world)
         cached = read_cache(root, captioner.fingerprint)
         todo = [it for it in mine if it.gt_sha256 not in cached]
@@ -212,4 +217,5 @@ def caption_root(
         dist.barrier()
         return result
     finally:
+        lock.close()
         dist.close()

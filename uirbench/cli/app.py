@@ -71,7 +71,7 @@ def main() -> None:
     try:
         app()
     except UirbenchError as exc:
-        from rich.console import Console
+        from uirbench.cli.console import console, literal
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False)
         sys.exit(2)

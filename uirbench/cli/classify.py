@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import console
+from uirbench.cli.console import console, holding_out_lock
 from uirbench.cli.options import DEVICE_HELP, resolve_device
 
 
@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     app.command("classify")(classify)
 
 
+@holding_out_lock("classifying into it")
 def classify(
     root: Path = typer.Option(..., "--root", help="A built root (uirbench build-data)."),
     weights: str | None = typer.Option(
@@ -104,4 +105,4 @@ def classify(
         caption += "; RANDOM INIT: untrained weights, not a result"
     paths = write_outputs(table, out, caption)
     typer.echo(to_markdown(table))
-    console.print(f"wrote {paths['csv']} and {paths['md']}", highlight=False)
+    console.print(f"wrote {paths['csv']} and {paths['md']}", highlight=False, markup=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.console import holding_out_lock, literal
 from uirbench.cli.options import DEVICE_HELP, WORKERS_HELP, resolve_device, resolve_workers
 
 
@@ -13,6 +14,7 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
 
 
+@holding_out_lock("evaluating into it")
 def evaluate(
     root: Path | None = typer.Option(
         None, help="Built uirbench root (its val split and index.parquet); or give --gt."
@@ -181,8 +183,8 @@ def evaluate(
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:
-        con.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
-    con.print(f"wrote {out}/results.json", highlight=False)
+        con.print(f"[yellow]warning:[/] {literal(w)}", highlight=False)
+    con.print(f"wrote {out}/results.json", highlight=False, markup=False)
 
 
 def _no_reference(outputs, out, metrics, device, name, reference) -> None:
@@ -196,4 +198,4 @@ def _no_reference(outputs, out, metrics, device, name, reference) -> None:
     score_no_reference(outputs, out, metrics=metrics, device=device, name=name)
     con = Console()
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
-    con.print(f"wrote {out}/results.json", highlight=False)
+    con.print(f"wrote {out}/results.json", highlight=False, markup=False)

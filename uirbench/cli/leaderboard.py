@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.console import holding_out_lock
 from uirbench.cli.groups import leaderboard_app
 
 
@@ -14,6 +15,7 @@ def register(app: typer.Typer) -> None:
     leaderboard_app.command("plot")(plot)
 
 
+@holding_out_lock("exporting into it")
 def export(
     results: list[Path] = typer.Argument(
         None, help="results.json files or folders holding them (from `uirbench evaluate`)."
@@ -67,6 +69,7 @@ def export(
         con.print(f"wrote {p}", highlight=False)
 
 
+@holding_out_lock("plotting into it")
 def plot(
     results: list[Path] = typer.Argument(None, help="results.json files or folders."),
     out: Path = typer.Option(Path("leaderboard"), help="Output folder for radar_<metric>.png/svg."),

@@ -12,6 +12,8 @@ finds all parts verified and writes the index and shards.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import multiprocessing as mp
 import os
@@ -36,6 +38,7 @@ from uirbench.data.task_file import (
 )
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_file
+from uirbench.lock import folder_lock, remove_part_locks
 from uirbench.tasks import Task, all_tasks, parse_tasks, using
 
 PRESETS = ("demo", "uir10", "aio3", "aio5", "cdd11", "daclip-val")
@@ -192,6 +195,25 @@ def _run_chunk(groups: list[list[PairJob]], root: str) -> list[list[dict[str, An
     return [jobs_mod.run_group(group, root) for group in groups]
 
 
+def _holding_the_root_lock(fn: Callable[..., BuildReport]) -> Callable[..., BuildReport]:
+    """Run ``build`` holding its root's lock (:mod:`uirbench.lock`): exclusive for a whole
+    build, shared plus the part's own lock for ``--shard i/n``, so parts run together but
+    nothing else writes the root meanwhile. Taken before the plan, which may download into it."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> BuildReport:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        shard_i, shard_n = parse_shard(bound.arguments["shard"])
+        part = f"{shard_i}/{shard_n}" if shard_n > 1 else None
+        what = f"building part {part} of it" if part else "building it"
+        with folder_lock(bound.arguments["root"], what, part=part):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def build(
     root: str | Path, *args: Any, tasks_file: str | Path | None = None, **kw: Any
 ) -> BuildReport:
@@ -219,6 +241,7 @@ def build(
         return _build(root, *args, **kw)
 
 
+@_holding_the_root_lock
 def _build(
     root: str | Path,
     preset: str | None = None,
@@ -263,8 +286,9 @@ def _build(
     if png != "compressed":
         mine = [dataclasses.replace(j, png=png) for j in mine]
 
-    root.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(root)
+    # Under the exclusive lock no other writer runs, so every temporary is left over; a part
+    # removes only those of dead processes on this host (never a running part's).
+    remove_stale_temporaries(root, exclusive=shard_n == 1)
     previous = _existing_index_rows(root)
     # Verified work: pairs of a finished build (index rows) and of an interrupted one (journal).
     journal_done = {r["job"]: r for r in previous.values() if r.get("job")}
@@ -312,6 +336,7 @@ def _build(
         write_shards(root, table.to_pandas(), maxcount=shard_maxcount, workers=workers or 0)
         for path in _journal_paths(root):
             path.unlink()
+        remove_part_locks(root)
         if not any(state.iterdir()):
             state.rmdir()
         _remove_orphans(root, rows.values())

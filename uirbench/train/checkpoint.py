@@ -22,7 +22,13 @@ from typing import Any
 import torch
 
 from uirbench.errors import UirbenchError
-from uirbench.io import TMP_PREFIX, atomic_path, atomic_write_text
+from uirbench.io import (
+    TMP_PREFIX,
+    atomic_path,
+    atomic_write_text,
+    owned_temp_prefix,
+    temporary_is_stale,
+)
 from uirbench.weights import (  # noqa: F401  (re-exported: the trainers' one checkpoint module)
     DIGEST_KEY,
     META_SUFFIX,
@@ -51,7 +57,8 @@ def save_checkpoint(stem: str | Path, tensors: Mapping[str, torch.Tensor], meta:
     tensor_path, meta_path = checkpoint_files(stem)
     prev = previous_stem(stem)
     for stale in stem.parent.glob(TMP_PREFIX + "*"):  # a half-written file of a killed run
-        stale.unlink(missing_ok=True)
+        if temporary_is_stale(stale):  # never another live process's temporary
+            stale.unlink(missing_ok=True)
     _keep_current_as_previous(stem, prev)
     with atomic_path(tensor_path) as tmp:
         digest = write_safetensors(tmp, tensors, {"format": "pt"})
@@ -83,7 +90,7 @@ def _keep_current_as_previous(stem: Path, prev: Path) -> None:
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=dest.suffix, dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=owned_temp_prefix(), suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
     os.unlink(tmp)
     try:
