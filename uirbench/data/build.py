@@ -333,7 +333,14 @@ def _build(
                 rows[key]["caption"] = old["caption"]
         table = to_table(rows.values())
         write_index(root, table)
-        write_shards(root, table.to_pandas(), maxcount=shard_maxcount, workers=workers or 0)
+        write_shards(
+            # check=False: every pair was just written, or hashed above, under the root's lock
+            root,
+            table.to_pandas(),
+            maxcount=shard_maxcount,
+            workers=workers or 0,
+            check=False,
+        )
         for path in _journal_paths(root):
             path.unlink()
         remove_part_locks(root)

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from uirbench.data.layout import SHARDS_DIR, SPLITS
+from uirbench.data.trust import read_pair_file, remember_hash
 from uirbench.io import atomic_path, atomic_write_text
 from uirbench.tasks import get_task
 
@@ -37,13 +38,22 @@ def _member(name: str, data: bytes) -> bytes:
     return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
 
 
-def sample_fields(root: Path, row: dict[str, Any]) -> dict[str, bytes]:
-    """The fields of one shard sample (without ``__key__``)."""
+def sample_fields(root: Path, row: dict[str, Any], check: bool = True) -> dict[str, bytes]:
+    """The fields of one shard sample (without ``__key__``).
+
+    ``check``: the LQ and GT bytes must hash to the row's sha256, and lie inside the root (so a
+    tampered root is refused rather than packed into shards that would then record the tampered
+    bytes as good). A build that has just written and verified the files passes False."""
     task = get_task(row["task"])
     meta = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    if check:
+        lq = read_pair_file(root, row["lq_path"], row["lq_sha256"])
+        gt = read_pair_file(root, row["gt_path"], row["gt_sha256"])
+    else:
+        lq, gt = (root / row["lq_path"]).read_bytes(), (root / row["gt_path"]).read_bytes()
     fields = {
-        "lq.png": (root / row["lq_path"]).read_bytes(),
-        "gt.png": (root / row["gt_path"]).read_bytes(),
+        "lq.png": lq,
+        "gt.png": gt,
         "deg.txt": task.degradation.encode(),
         "cls": str(task.index).encode(),
         "json": json.dumps(meta, sort_keys=True, default=int).encode(),
@@ -53,7 +63,7 @@ def sample_fields(root: Path, row: dict[str, Any]) -> dict[str, bytes]:
     return fields
 
 
-def _write_one(root: Path, path: Path, rows: list[dict[str, Any]]) -> str:
+def _write_one(root: Path, path: Path, rows: list[dict[str, Any]], check: bool = True) -> str:
     """Write one shard; return its sha256, hashed on the way out (no second read).
 
     The tar stream is written directly (headers from ``tarfile``, then the data in one piece,
@@ -69,7 +79,7 @@ def _write_one(root: Path, path: Path, rows: list[dict[str, Any]]) -> str:
             f.write(data)
 
         for row in rows:
-            for ext, data in sample_fields(root, row).items():
+            for ext, data in sample_fields(root, row, check).items():
                 put(_member(f"{row['key']}.{ext}", data))
                 put(data)
                 if len(data) % tarfile.BLOCKSIZE:
@@ -80,7 +90,11 @@ def _write_one(root: Path, path: Path, rows: list[dict[str, Any]]) -> str:
 
 
 def write_shards(
-    root: str | Path, index: pd.DataFrame, maxcount: int | None = None, workers: int = 0
+    root: str | Path,
+    index: pd.DataFrame,
+    maxcount: int | None = None,
+    workers: int = 0,
+    check: bool = True,
 ) -> list[str]:
     """(Re)write every split's shards from ``index``; returns the shard names, in order.
 
@@ -88,7 +102,7 @@ def write_shards(
     rewrites the shards), else :data:`DEFAULT_MAXCOUNT`.
 
     Shards are independent files, so they are written by ``workers`` threads (0: one per core);
-    the work is file I/O and hashing, which release the GIL.
+    the work is file I/O and hashing, which release the GIL. ``check``: see :func:`sample_fields`.
     """
     root = Path(root)
     out = root / SHARDS_DIR
@@ -105,7 +119,9 @@ def write_shards(
             jobs.append((f"{split}-{n:06d}.tar", split, rows[start : start + maxcount]))
     threads = workers or min(os.cpu_count() or 1, 8)
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        hashes = list(pool.map(lambda j: _write_one(root, out / j[0], j[2]), jobs))
+        hashes = list(pool.map(lambda j: _write_one(root, out / j[0], j[2], check), jobs))
+    for (name, _, _), digest in zip(jobs, hashes, strict=True):
+        remember_hash(out / name, digest)  # later consumers skip re-hashing an unchanged shard
     manifest: dict[str, Any] = {
         "maxcount": maxcount,
         "shards": {

@@ -25,7 +25,13 @@ class _Sample:
 class ShardSet:
     """The samples of one split, sorted by key; ``read(i, ext)`` returns a field's bytes."""
 
-    def __init__(self, root: str | Path, split: str):
+    def __init__(self, root: str | Path, split: str, verify: str | None = None):
+        """``verify``: ``fast`` or ``full`` (default ``$UIRBENCH_VERIFY`` or fast), see
+        :func:`uirbench.data.trust.check_shards`: shards that differ from ``shards.json``, or
+        whose sample counts differ from it or from the index, are refused before any is read."""
+        from uirbench.data.index import read_index
+        from uirbench.data.trust import check_shards, tampered
+
         self.root = Path(root)
         self.split = split
         self.paths = sorted((self.root / SHARDS_DIR).glob(f"{split}-*.tar"))
@@ -34,8 +40,11 @@ class ShardSet:
                 f"no shards for split {split!r} in {self.root / SHARDS_DIR}; build them with "
                 f"`uirbench build-data --root {self.root}` (the shards are written with the index)"
             )
+        index = read_index(self.root)
+        expected = check_shards(self.root, split, int((index["split"] == split).sum()), verify)
         samples: dict[str, _Sample] = {}
         for s, path in enumerate(self.paths):
+            before = len(samples)
             with tarfile.open(path) as tar:
                 for member in tar:
                     if not member.isfile():
@@ -46,6 +55,12 @@ class ShardSet:
                     key = f"{head}/{stem}" if head else stem
                     sample = samples.setdefault(key, _Sample(key))
                     sample.fields[ext] = (s, member.offset_data, member.size)
+            if len(samples) - before != expected[path.name]:
+                raise tampered(
+                    self.root,
+                    f"{path} holds {len(samples) - before} samples, shards.json says "
+                    f"{expected[path.name]}",
+                )
         self.samples = [samples[k] for k in sorted(samples)]
         self._files: dict[int, object] = {}
 

@@ -6,10 +6,19 @@ import json
 from pathlib import Path
 
 from uirbench.data.index import read_index
-from uirbench.data.layout import SHARDS_DIR, SPLITS
+from uirbench.data.layout import SHARDS_DIR, SPLITS, resolve_inside
 from uirbench.data.shards import SHARDS_MANIFEST
 from uirbench.data.task_file import with_root_tasks
+from uirbench.data.trust import remember_hash
 from uirbench.io import sha256_file
+
+
+def _leaves_root(root: Path, rel: str) -> bool:
+    try:
+        resolve_inside(root, rel)
+    except ValueError:
+        return True
+    return False
 
 
 @with_root_tasks
@@ -27,7 +36,9 @@ def verify(root: str | Path) -> list[str]:
         for rel, want in ((row.lq_path, row.lq_sha256), (row.gt_path, row.gt_sha256)):
             named.add(rel)
             path = root / rel
-            if not path.is_file():
+            if _leaves_root(root, rel):
+                problems.append(f"outside: {rel} (leads outside the root, e.g. a symlink)")
+            elif not path.is_file():
                 problems.append(f"missing: {rel}")
             elif sha256_file(path) != want:
                 problems.append(f"changed: {rel} (sha256 differs from the index)")
@@ -46,8 +57,12 @@ def verify(root: str | Path) -> list[str]:
         path = root / SHARDS_DIR / name
         if not path.is_file():
             problems.append(f"missing: {SHARDS_DIR}/{name}")
+        elif _leaves_root(root, f"{SHARDS_DIR}/{name}"):
+            problems.append(f"outside: {SHARDS_DIR}/{name} (leads outside the root)")
         elif sha256_file(path) != info["sha256"]:
             problems.append(f"changed: {SHARDS_DIR}/{name} (sha256 differs from shards.json)")
+        else:
+            remember_hash(path, info["sha256"])  # consumers may skip re-hashing it until it changes
     for path in sorted((root / SHARDS_DIR).glob("*.tar")):
         if path.name not in shards:
             problems.append(f"extra: {SHARDS_DIR}/{path.name} (not in shards.json)")

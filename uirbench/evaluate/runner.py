@@ -24,12 +24,13 @@ import pandas as pd
 from uirbench.data.index import read_index
 from uirbench.data.layout import INDEX_NAME
 from uirbench.data.task_file import with_root_tasks
+from uirbench.data.trust import read_pair_file
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
 from uirbench.evaluate.metrics.ssim_skimage import ssim_skimage
 from uirbench.evaluate.pairing import Pair, conversion_warnings, pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
-from uirbench.io import read_image, sha256_file, write_png
+from uirbench.io import decode_image, read_image, sha256_file, write_png
 from uirbench.tasks import all_tasks, parse_tasks
 
 
@@ -90,10 +91,22 @@ class _Item:
     gt: np.ndarray
 
 
-class _PairFiles:
-    """Dataset of (output path, GT path) decoded in worker processes."""
+# An image to read: a path (an output, untrusted) or (root, relative path, sha256) for a file
+# of the root, whose bytes must hash to the index's sha256 (verify before trust).
+_Src = str | tuple[str, str, str]
 
-    def __init__(self, pairs: list[tuple[str, str]]):
+
+def _read(src: _Src) -> np.ndarray:
+    if isinstance(src, tuple):
+        root, rel, sha = src
+        return decode_image(read_pair_file(root, rel, sha), Path(root) / rel)
+    return read_image(src)
+
+
+class _PairFiles:
+    """Dataset of (output, GT) images (see ``_Src``) decoded in worker processes."""
+
+    def __init__(self, pairs: list[tuple[_Src, _Src]]):
         self.pairs = pairs
 
     def __len__(self) -> int:
@@ -102,7 +115,7 @@ class _PairFiles:
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray] | UirbenchError:
         a, b = self.pairs[i]
         try:
-            return read_image(a), read_image(b)
+            return _read(a), _read(b)
         except UirbenchError as exc:  # raised by _loader: no worker traceback in the message
             return exc
 
@@ -112,10 +125,12 @@ def _as_is(x: Any) -> Any:
     return x
 
 
-def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _loader(
+    pairs: list[tuple[_Src, _Src]], workers: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     if workers <= 0:
         for a, b in pairs:
-            yield read_image(a), read_image(b)
+            yield _read(a), _read(b)
         return
     from torch.utils.data import DataLoader
 
@@ -133,8 +148,16 @@ def _loader(pairs: list[tuple[str, str]], workers: int) -> Iterator[tuple[np.nda
         yield item
 
 
-def _folder_items(pairs: list[Pair], workers: int) -> Iterator[_Item]:
-    files = [(str(p.output), str(p.gt)) for p in pairs]
+def _folder_items(
+    pairs: list[Pair], rows: pd.DataFrame, root: Path, workers: int
+) -> Iterator[_Item]:
+    gt: dict[str, _Src] = {
+        # a built root's GT is checked against its index; a --gt folder (root "/") was hashed
+        # when it was listed, in this run
+        k: (str(root), rel, sha) if root != Path("/") else rel
+        for k, rel, sha in rows[["key", "gt_path", "gt_sha256"]].values
+    }
+    files: list[tuple[_Src, _Src]] = [(str(p.output), gt[p.key]) for p in pairs]
     for p, (out, gt) in zip(pairs, _loader(files, workers), strict=True):
         if out.shape != gt.shape:
             raise UirbenchError(f"{p.output}: size {out.shape} differs from GT {gt.shape}")
@@ -157,7 +180,9 @@ def _model_items(
     import torch
 
     recs = list(rows.itertuples(index=False))
-    files = [(str(root / r.lq_path), str(root / r.gt_path)) for r in recs]
+    files: list[tuple[_Src, _Src]] = [
+        ((str(root), r.lq_path, r.lq_sha256), (str(root), r.gt_path, r.gt_sha256)) for r in recs
+    ]
     pending: list[tuple[Any, np.ndarray, np.ndarray]] = []
 
     def flush() -> Iterator[_Item]:
@@ -479,7 +504,7 @@ def run(
         for w in run_warnings:  # now, not after minutes of scoring
             if log is not None:
                 log(f"warning: {w}")
-        items = _folder_items(pairs, workers)
+        items = _folder_items(pairs, rows, root, workers)
 
     own = [m for m in names if m in OWN]
     records: list[dict[str, Any]] = [e["record"] for e in resumed.values()]

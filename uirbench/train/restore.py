@@ -115,14 +115,18 @@ class PairSource:
             self.pairs[task] = list(
                 zip(rows["stem"], rows["lq_path"], rows["gt_path"], strict=True)
             )
+        # Each file read is checked against the index's sha256 (verify before trust).
+        self.sha256 = dict(zip(df["lq_path"], df["lq_sha256"], strict=True))
+        self.sha256.update(zip(df["gt_path"], df["gt_sha256"], strict=True))
         self.cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def read(self, rel: str) -> np.ndarray:
-        from uirbench.io import read_image
+        from uirbench.data.trust import read_pair_file
+        from uirbench.io import decode_image
 
         if self.cache is not None and rel in self.cache:
             return self.cache[rel]
-        img = read_image(self.root / rel)
+        img = decode_image(read_pair_file(self.root, rel, self.sha256[rel]), self.root / rel)
         if self.cache is not None:
             self.cache[rel] = img
         return img
