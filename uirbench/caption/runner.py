@@ -27,6 +27,7 @@ from uirbench.caption.text import clean_caption
 from uirbench.data.index import read_index, write_index
 from uirbench.data.layout import resolve_inside
 from uirbench.data.task_file import with_root_tasks
+from uirbench.data.trust import check_pair_files
 from uirbench.errors import UirbenchError
 from uirbench.io import decode_image, sha256_bytes
 from uirbench.lock import folder_lock
@@ -178,6 +179,8 @@ def caption_root(
         if dist.rank == 0:  # one caption run (all its ranks) writes the root, nothing beside it
             lock.enter_context(folder_lock(root, "captioning it"))
         index = read_index(root)
+        if write and limit is None:  # the shards are rewritten from these files: verify first
+            check_pair_files(root, index)
         items = distinct_items(index)
         if limit is not None:
             items = items[:limit]

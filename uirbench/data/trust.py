@@ -18,7 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pandas as pd
 
 from uirbench.data.layout import SHARDS_DIR, resolve_inside
 from uirbench.errors import UirbenchError
@@ -70,6 +73,21 @@ def read_pair_file(root: str | Path, rel: str, sha256: str) -> bytes:
     if sha256_bytes(data) != sha256:
         raise tampered(root, f"{root / rel} differs from the index (sha256)")
     return data
+
+
+def check_pair_files(root: str | Path, index: pd.DataFrame, threads: int = 4) -> None:
+    """Hash every LQ and GT file the index names (:func:`read_pair_file`); the first that differs
+    raises. For a command that is about to rewrite files from them (caption's shards): refused
+    before anything is written, not halfway through."""
+    root = Path(root)
+    files = [
+        (rel, sha)
+        for col in ("lq", "gt")
+        for rel, sha in zip(index[f"{col}_path"], index[f"{col}_sha256"], strict=True)
+    ]
+    with ThreadPoolExecutor(max(1, threads)) as pool:  # hashing and reading release the GIL
+        for _ in pool.map(lambda f: read_pair_file(root, f[0], f[1]) and None, files):
+            pass
 
 
 # ------------------------------------------------------------------------------- hash records
