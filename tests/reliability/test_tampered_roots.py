@@ -98,7 +98,7 @@ def test_train_restore_refuses_an_edited_gt(demo_copy, tmp_path):
     overrides += ["iterations=1", "workers=0", f"output={tmp_path / 'run'}", "progress=false"]
     overrides += ["cache_images=false", "val.every=1000", "checkpoint.every=1000", "batch_size=2"]
     overrides += ["val.per_task=0"]
-    cfg = train_mod.load_restore_recipe(REPO / "recipes" / "nafnet_tiny.yaml", overrides)
+    cfg = train_mod.load_restore_recipe("nafnet_tiny", overrides)
     with pytest.raises(TamperedError) as exc:
         train_mod.train(cfg, log=lambda m: None)
     assert any(str(root / rel) in str(exc.value) for rel in rows["gt_path"]), str(exc.value)
@@ -126,7 +126,7 @@ def _micro_daclip(root: Path, tmp_path: Path) -> dict:
     overrides = [f"root={root}", f"model={micro}", f"output={tmp_path / 'run'}", "batch_size=5"]
     overrides += ["epochs=1", "warmup_steps=1", "train_split=train", "val_split=val"]
     overrides += ["progress=false", "threads=1", "workers=0", "cache_images=false"]
-    return train_mod.load_daclip_recipe(REPO / "recipes" / "daclip_tiny.yaml", overrides)
+    return train_mod.load_daclip_recipe("daclip_tiny", overrides)
 
 
 def test_train_daclip_refuses_a_shard_cut_at_a_member_boundary(demo_copy, tmp_path):

@@ -71,7 +71,7 @@ def read_pair_file(root: str | Path, rel: str, sha256: str) -> bytes:
     except IsADirectoryError:
         raise tampered(root, f"{root / rel} is a folder, not an image") from None
     if sha256_bytes(data) != sha256:
-        raise tampered(root, f"{root / rel} differs from the index (sha256)")
+        raise tampered(root, f"{root / rel} changed since the index was built (sha256 differs)")
     return data
 
 
