@@ -329,10 +329,77 @@ def image_header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _tiff_orientation(tiff: bytes) -> int | None:
+    """The Orientation tag (0x0112) of IFD0 in an EXIF TIFF block, or None."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    e = "<" if tiff[:2] == b"II" else ">"
+    ifd = struct.unpack(e + "I", tiff[4:8])[0]
+    if ifd + 2 > len(tiff):
+        return None
+    count = struct.unpack(e + "H", tiff[ifd : ifd + 2])[0]
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        if at + 12 > len(tiff):
+            return None
+        tag, kind = struct.unpack(e + "HH", tiff[at : at + 4])
+        if tag == 0x0112 and kind == 3:  # SHORT
+            return struct.unpack(e + "H", tiff[at + 8 : at + 10])[0]
+    return None
+
+
+def exif_orientation(data: bytes) -> int | None:
+    """The EXIF orientation (1-8) a JPEG (APP1) or PNG (eXIf chunk) declares, read without
+    decoding; None when there is none."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        i = 8
+        while i + 8 <= len(data):
+            n = struct.unpack(">I", data[i : i + 4])[0]
+            kind = data[i + 4 : i + 8]
+            if kind == b"eXIf":
+                return _tiff_orientation(data[i + 8 : i + 8 + n])
+            if kind in (b"IDAT", b"IEND"):
+                return None
+            i += 12 + n
+        return None
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in (0xDA, 0xD9):  # image data: no more metadata segments
+            return None
+        n = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\x00\x00":
+            return _tiff_orientation(data[i + 10 : i + 2 + n])
+        i += 2 + n
+    return None
+
+
+def apply_orientation(img: np.ndarray, orientation: int | None) -> np.ndarray:
+    """``img`` (HxW[xC]) as a viewer shows it under an EXIF orientation (PIL's exif_transpose)."""
+    if orientation == 2:
+        img = img[:, ::-1]
+    elif orientation == 3:
+        img = img[::-1, ::-1]
+    elif orientation == 4:
+        img = img[::-1]
+    elif orientation == 5:
+        img = np.swapaxes(img, 0, 1)
+    elif orientation == 6:
+        img = np.rot90(img, -1)
+    elif orientation == 7:
+        img = np.swapaxes(img[::-1, ::-1], 0, 1)
+    elif orientation == 8:
+        img = np.rot90(img, 1)
+    return np.ascontiguousarray(img)
+
+
 def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode image bytes to HxWx3 uint8 RGB, with documented conversions and clear errors.
 
-    Conversions: greyscale is replicated to three channels; an alpha channel is dropped
+    Conversions: an EXIF orientation (JPEG, PNG) is applied, as viewers do; a palette is
+    expanded; greyscale is replicated to three channels; an alpha channel is dropped
     (composited on nothing: alpha is ignored); 16-bit images are refused, since rescaling them
     silently would change every score computed from them. Truncated files are refused (PNG by
     libpng's checks, JPEG by its missing end marker); corrupted JPEG entropy data cannot be
@@ -372,6 +439,9 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
             f"{name}: {img.dtype} pixels (e.g. 16-bit PNG); uirbench reads 8-bit images only. "
             "Convert it to 8-bit first so that the scaling is your explicit choice."
         )
+    # OpenCV's IMREAD_UNCHANGED ignores the EXIF orientation; every viewer applies it (a phone
+    # photo is stored sideways with orientation 6), so apply it: the pixels are what people see.
+    img = apply_orientation(img, exif_orientation(data))
     if img.ndim == 2:
         return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
     if img.shape[2] == 4:

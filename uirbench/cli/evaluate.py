@@ -55,6 +55,11 @@ def evaluate(
     outputs: Path | None = typer.Option(
         None, help="Folder of restored images (<task>/<name>.png or flat <name>.png)."
     ),
+    follow_symlinks: bool = typer.Option(
+        False,
+        "--follow-symlinks",
+        help="Read symbolic links in --outputs (refused by default: a link can point at the GT).",
+    ),
     preset: str | None = typer.Option(
         None,
         help="The benchmark the --root was built as (uir10, aio3, aio5, cdd11): checks the root "
@@ -179,8 +184,9 @@ def evaluate(
         progress=True,
         log=lambda msg: err.print(f"[yellow]{escape(msg)}[/]", highlight=False),
         setting=preset,
+        follow_symlinks=follow_symlinks,
     )
-    con = Console()
+    con = Console(soft_wrap=True, emoji=False)
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:
         con.print(f"[yellow]warning:[/] {literal(w)}", highlight=False)

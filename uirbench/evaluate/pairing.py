@@ -8,6 +8,7 @@ would change a task's mean without anyone noticing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,13 @@ def _listing(title: str, items: list[str]) -> str:
     return f"  {title} ({len(items)}):\n{shown}{more}"
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def image_files(folder: Path) -> list[Path]:
     """Image files directly in ``folder`` (by extension), sorted."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -106,11 +114,39 @@ def original_names(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {k: v[0] for k, v in seen.items() if len(v) == 1}
 
 
-def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> list[Pair]:
-    """Match every index row (already filtered to the split and tasks) with one output file."""
+def _links(outputs: Path) -> list[str]:
+    """Symbolic links among the entries pairing looks at (top level and one folder down)."""
+    found = []
+    for p in sorted(outputs.iterdir()):
+        if p.is_symlink():
+            found.append(f"{p.name} -> {os.readlink(p)}")
+        elif p.is_dir():
+            found += [
+                f"{p.name}/{q.name} -> {os.readlink(q)}"
+                for q in sorted(p.iterdir())
+                if q.is_symlink()
+            ]
+    return found
+
+
+def pair_outputs(
+    outputs: str | Path, rows: pd.DataFrame, root: str | Path, follow_symlinks: bool = False
+) -> list[Pair]:
+    """Match every index row (already filtered to the split and tasks) with one output file.
+
+    A submission is read as the plain files in ``outputs``: symbolic links are refused unless
+    ``follow_symlinks`` (a link can point anywhere, e.g. at the GT, which scores inf dB), and an
+    output that is the GT file itself (a hard link, or a followed link) is refused always."""
     outputs, root = Path(outputs), Path(root)
     if not outputs.is_dir():
         raise UirbenchError(f"--outputs {outputs}: not a directory")
+    links = [] if follow_symlinks else _links(outputs)
+    if links:
+        raise UirbenchError(
+            f"--outputs {outputs} holds symbolic links; a submission is read as plain files (a "
+            f"link can point anywhere, e.g. at the GT):\n{_listing('links', links)}\n"
+            "Copy the files in, or pass --follow-symlinks if you trust where they point."
+        )
     wanted_tasks = set(rows["task"])
     subdirs = [p for p in sorted(outputs.iterdir()) if p.is_dir()]
     if not image_files(outputs) and not any(image_files(d) for d in subdirs):
@@ -188,6 +224,8 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             with Image.open(out) as im:  # header only: the size, to list every mismatch at once
                 w, h = im.size
                 conv = conversions(im)
+                if im.getexif().get(0x0112) in (5, 6, 7, 8):  # shown (and read) rotated by 90
+                    w, h = h, w
         except (OSError, Image.DecompressionBombError) as exc:
             unreadable.append(f"{out.relative_to(outputs)}: {exc.__class__.__name__}")
             continue
@@ -195,6 +233,12 @@ def pair_outputs(outputs: str | Path, rows: pd.DataFrame, root: str | Path) -> l
             mismatched.append(f"{out.relative_to(outputs)}: {w}x{h}, GT {row.width}x{row.height}")
         pairs.append(Pair(row.key, row.task, row.stem, out, root / row.gt_path, conv))
     extra += [str(p.relative_to(outputs)) for p in found.values()]
+    same = [str(p.output.relative_to(outputs)) for p in pairs if _same_file(p.output, p.gt)]
+    if same:
+        raise UirbenchError(
+            f"--outputs {outputs}: these outputs are the GT files themselves (hard or symbolic "
+            f"links to the GT), not restorations:\n{_listing('the GT itself', same)}"
+        )
 
     problems = []
     if missing:

@@ -321,6 +321,7 @@ def run(
     setting: str | None = None,
     steps: int | None = None,
     resume: bool = True,
+    follow_symlinks: bool = False,
 ) -> dict[str, Any]:
     """Score ``model`` (registry name) or the images in ``outputs`` against the val GT of ``root``,
     or score ``outputs`` against the GT folder ``gt`` (no built root; names matched as given).
@@ -342,6 +343,7 @@ def run(
     100); ``seed`` seeds its per-image noise (image i's noise depends on seed and its key only).
     ``resume``: a model run appends each scored image to a journal in ``out``
     (:mod:`uirbench.evaluate.journal`); after a kill, rerunning the same command reuses them.
+    ``follow_symlinks``: read symbolic links in ``outputs`` (refused by default).
     """
     from uirbench.evaluate import results as res
 
@@ -499,7 +501,7 @@ def run(
             todo, root, restorer, device, batch_size, workers, save_dir, bars=bars_box
         )
     else:
-        pairs = pair_outputs(Path(outputs), rows, root)
+        pairs = pair_outputs(Path(outputs), rows, root, follow_symlinks)
         run_warnings += conversion_warnings(pairs, Path(outputs))
         for w in run_warnings:  # now, not after minutes of scoring
             if log is not None:
