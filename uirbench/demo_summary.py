@@ -47,7 +47,7 @@ def print_summary(demo: Any, console: Console) -> None:
         + (" (--quick: a few training steps only, scores meaningless)" if demo.quick else ""),
         highlight=False,
     )
-    console.print(f"\noutputs under {demo.out}:", highlight=False)
+    console.print(f"\noutputs under {demo.out}:", highlight=False, markup=False)
     for what, rel in [
         ("dataset (official layout, index, shards, captions)", "data"),
         ("checkpoints and training logs", "runs"),
@@ -55,4 +55,4 @@ def print_summary(demo: Any, console: Console) -> None:
         ("classification table (CSV, Markdown)", "classify"),
         ("leaderboard CSV, Markdown, radar PNG/SVG", "leaderboard"),
     ]:
-        console.print(f"  {demo.out / rel}  {what}", highlight=False)
+        console.print(f"  {demo.out / rel}  {what}", highlight=False, markup=False)

@@ -162,6 +162,7 @@ def folder_lock(
     build may run at once but each part once, and no exclusive writer beside them.
     """
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     owner = _owner(command or command_line())
     path = folder / LOCK_NAME
@@ -190,7 +191,15 @@ def folder_lock(
                 )
             _write_owner(part_fd, owner)
             owns_record = True
-        yield
+        try:
+            yield
+        except BaseException:
+            # a command that failed before writing anything leaves no folder it created
+            if created and part is None and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    folder.rmdir()
+            raise
     finally:
         if owns_record:
             with contextlib.suppress(OSError):  # no stale owner record once released

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import console, fail
+from uirbench.cli.console import console, fail, literal
 from uirbench.cli.options import WORKERS_HELP
 
 
@@ -125,7 +125,7 @@ def _print_summary(report) -> None:
     from rich.table import Table
 
     splits = sorted({s for _, s in report.counts}, key=["train", "val"].index)
-    table = Table(title=f"built {report.root}", show_footer=True)
+    table = Table(title=f"built {literal(report.root)}", show_footer=True)
     table.add_column("task", footer="total")
     for s in splits:
         total = sum(n for (_, sp), n in report.counts.items() if sp == s)
@@ -155,9 +155,9 @@ def verify(root: Path = typer.Argument(..., help="A built dataset root.")) -> No
     problems = run_verify(root)
     if problems:
         for p in problems:
-            console.print(f"[red]{p}[/]", highlight=False)
+            console.print(f"[red]{literal(p)}[/]", highlight=False)
         fail(f"{root}: {len(problems)} problem(s); rebuild with `uirbench build-data` to repair")
-    console.print(f"[green]ok[/]: every file under {root} matches its recorded sha256")
+    console.print(f"[green]ok[/]: every file under {literal(root)} matches its recorded sha256")
 
 
 def register(app: typer.Typer) -> None:

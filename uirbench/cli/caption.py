@@ -74,12 +74,13 @@ def caption(
     result = caption_root(root, captioner, limit=limit, csv_paths=csv_paths, progress=not quiet)
     if result.rank != 0:
         return
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, emoji=False)
     out.print(
         f"{result.distinct} distinct GT images; rank 0 of {result.world}: "
         f"{result.cache_hits} cached, {result.captioned} captioned "
         f"({result.images_per_s:.2f} img/s) with {captioner.fingerprint}",
         highlight=False,
+        markup=False,
     )
     if limit is not None:
         index = read_index(root)
@@ -88,4 +89,4 @@ def caption(
             out.print(f"  {names.get(sha, sha[:12])}: {text}", highlight=False, markup=False)
         out.print("dry run (--limit): index, shards and CSVs were not written", highlight=False)
     for path in result.written:
-        out.print(f"wrote {path}", highlight=False)
+        out.print(f"wrote {path}", highlight=False, markup=False)

@@ -10,26 +10,36 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console(stderr=True)
+# soft_wrap: never break a line inside a path; emoji off: ":smile:" in a name stays as it is
+console = Console(stderr=True, soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def literal(text: object) -> str:
-    """``text`` safe to embed in a rich markup string: shown exactly as it is, never read as
-    markup (a file named ``[bold]x[/]`` is printed as that) and control characters shown escaped
-    (``\\x1b``), so a name can neither restyle the terminal nor hide part of a message."""
+def _control(c: str) -> bool:
+    o = ord(c)
+    return (o < 32 and c != "\n") or 0x7F <= o < 0xA0
+
+
+def shown(text: object) -> str:
+    """``text`` with control characters (all but the newline) written as escapes (``\\x1b``,
+    ``\\t``): a terminal would act on them (or rich drop them), so a name could restyle the
+    terminal or hide part of a message; shown escaped, it is printed whole."""
     s = str(text)
-    if any((ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 for c in s):
-        s = "".join(
-            c if not ((ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0) else repr(c)[1:-1]
-            for c in s
-        )
-    return escape(s)
+    if any(_control(c) for c in s):
+        s = "".join(repr(c)[1:-1] if _control(c) else c for c in s)
+    return s
+
+
+def literal(text: object) -> str:
+    """``text`` safe to embed in a rich markup string: shown exactly as it is (a file named
+    ``[bold]x[/]`` is printed as that, never read as markup), control characters escaped
+    (:func:`shown`)."""
+    return escape(shown(text))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` (taken literally) as an error and exit with ``code``."""
-    console.print(f"[bold red]error:[/] {literal(message)}", highlight=False)
+    console.print(f"[bold red]error:[/] {literal(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

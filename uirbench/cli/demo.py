@@ -28,7 +28,9 @@ def demo(
     from uirbench.demo import run_demo
     from uirbench.demo_summary import print_summary
 
-    d = run_demo(out, quick=quick, log=lambda msg: console.print(msg, highlight=False))
+    d = run_demo(
+        out, quick=quick, log=lambda msg: console.print(msg, highlight=False, markup=False)
+    )
     print_summary(d, console)
 
 

@@ -64,9 +64,9 @@ def export(
         allow_mixed=allow_mixed,
         setting=setting,
     )
-    con = Console()
+    con = Console(soft_wrap=True, emoji=False)
     for p in written:
-        con.print(f"wrote {p}", highlight=False)
+        con.print(f"wrote {p}", highlight=False, markup=False)
 
 
 @holding_out_lock("plotting into it")
@@ -100,4 +100,4 @@ def plot(
         allow_mixed=allow_mixed,
     )
     for p in written:
-        Console().print(f"wrote {p}", highlight=False)
+        Console(soft_wrap=True, emoji=False).print(f"wrote {p}", highlight=False, markup=False)

@@ -80,6 +80,7 @@ def restore(
         TimeRemainingColumn,
     )
 
+    from uirbench.cli.console import shown
     from uirbench.errors import UirbenchError
     from uirbench.models.registry import build_restorer
     from uirbench.restore import (
@@ -90,7 +91,7 @@ def restore(
         tile_grid,
     )
 
-    console = Console()
+    console = Console(soft_wrap=True, emoji=False)  # a path on one line, as it is
     device = resolve_device(device)
     # every output planned (no collisions) and every input decoded before loading a model
     pairs = output_paths(inputs, out)
@@ -134,9 +135,13 @@ def restore(
         where = f"{n} tiles" if n > 1 else "whole image"
         deg = f"  predicted: {degradation[0][0]} ({degradation[0][1]:.2f})" if degradation else ""
         # printed through the progress console: above the bars, never inside them
-        progress.console.print(f"{src} -> {dest} [{w}x{h}, {where}]{deg}", highlight=False)
+        progress.console.print(
+            f"{shown(src)} -> {shown(dest)} [{w}x{h}, {where}]{deg}", highlight=False, markup=False
+        )
         progress.advance(images)
 
     with progress:
         restore_pairs(restorer, pairs, on_image=report, on_start=start)
-    console.print(f"restored {len(pairs)} image(s) into {out}", highlight=False)
+    console.print(
+        f"restored {len(pairs)} image(s) into {shown(out)}", highlight=False, markup=False
+    )

@@ -43,10 +43,11 @@ def train_daclip(
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return
-    summary = train(cfg, log=lambda m: console.print(m, highlight=False))
+    summary = train(cfg, log=lambda m: console.print(m, highlight=False, markup=False))
     if summary.get("val_accuracy") is not None:
         console.print(
             f"val degradation accuracy {100 * summary['val_accuracy']:.1f}% "
             f"after {summary['step']} steps; checkpoint {summary['checkpoint']}",
             highlight=False,
+            markup=False,
         )

@@ -39,14 +39,15 @@ def train_restore(
 
     from uirbench.train.restore import load_restore_recipe, train
 
-    console = Console()
+    console = Console(soft_wrap=True, emoji=False)
     cfg = load_restore_recipe(recipe, overrides or [])
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return
-    summary = train(cfg, log=lambda m: console.print(m, highlight=False))
+    summary = train(cfg, log=lambda m: console.print(m, highlight=False, markup=False))
     console.print(
         f"trained {summary['step']} steps in {summary['seconds']:.0f} s; "
         f"checkpoint {summary['checkpoint']}",
         highlight=False,
+        markup=False,
     )

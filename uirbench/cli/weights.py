@@ -63,7 +63,7 @@ def fetch(
     from uirbench import hub
     from uirbench.errors import UirbenchError
 
-    con = Console()
+    con = Console(soft_wrap=True, emoji=False)
     remotes = [r for n in dict.fromkeys(names) for r in remotes_for(n)]
     failed = []
     for r in remotes:
@@ -73,7 +73,7 @@ def fetch(
             failed.append(str(exc))
             continue
         check = "sha256 ok" if r.expected_sha256() else "no sha256 to check (not pinned)"
-        con.print(f"{r.what}: {path} ({check})", highlight=False)
+        con.print(f"{r.what}: {path} ({check})", highlight=False, markup=False)
     if failed:
         raise UirbenchError(
             f"{len(failed)} of {len(remotes)} file(s) not fetched:\n" + "\n".join(failed)

@@ -109,10 +109,19 @@ def plan_demo(tasks: Sequence[Task], splits: Sequence[str], seed: int) -> Plan:
     return plan
 
 
+_MAX_STEM = 160  # + ".png" and a temporary's prefix stay well inside a 255-byte file name
+
+
 def _stem_for(rel: Path) -> str:
     """A file-name-safe stem from a relative path: ``a/b c.jpg`` -> ``a_b-c``."""
     text = "_".join(rel.with_suffix("").parts)
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
+    stem = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-" for ch in text)
+    if not text.isascii() or len(stem) > _MAX_STEM:
+        # Non-ASCII letters all map to '-' (stems are ASCII: file names and WebDataset keys),
+        # and a long path must still fit a file name: a hash of the path keeps them apart.
+        tag = hashlib.sha256(rel.as_posix().encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        stem = f"{stem[: _MAX_STEM - 11]}-{tag}"
+    return stem
 
 
 def _split_photos(
