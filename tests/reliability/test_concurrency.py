@@ -225,3 +225,26 @@ def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_ctrl_c_says_what_was_kept_and_the_rerun_resumes(tmp_path):
+    """SIGINT mid-build: exit 130 with one line saying what was kept and how to resume (not
+    click's bare "Aborted!"), the lock released; the rerun reuses the journal's pairs."""
+    root = tmp_path / "root"
+    proc = _start([*BUILD, "--root", str(root)], delay=0.02)
+    _wait_for(lambda: _journal_lines(root) >= 5, proc)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    seconds = time.monotonic() - start
+    print(f"\nCtrl-C to exit: {seconds:.2f} s")
+    assert proc.returncode == 130, out[-2000:]
+    assert "Traceback" not in out and "Aborted" not in out
+    assert "interrupted: verified pairs are kept" in out and "rerun the same command" in out
+    assert seconds < 10
+    assert (root / LOCK_NAME).read_text() == ""
+    done = _journal_lines(root)
+    rerun = _uirbench(*BUILD, "--root", str(root))
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{44 - done} pairs built, {done} reused" in " ".join(rerun.stderr.split())
+    assert not _temporaries(root)

@@ -237,3 +237,28 @@ def test_no_unsafe_deserialisation_in_the_package() -> None:
                 if isinstance(flag, ast.Constant) and flag.value is not False:
                     bad.append(where)
     assert bad == []
+
+
+def test_checkpoint_json_cannot_size_an_allocation(tmp_path: Path, monkeypatch) -> None:
+    """A checkpoint whose JSON names a bigger network than its tensors (an edited
+    ``model_config``) is refused before that network is allocated: it is first built on the
+    meta device. (An edited JSON drove `restore` into an out-of-memory kill.)"""
+    import uirbench.models.restorer as restorer_mod
+    from uirbench.models.networks import build_network, load_model_config
+    from uirbench.train.checkpoint import save_checkpoint
+
+    small = load_model_config("nafnet_tiny")
+    net = build_network(small)
+    big = {**small, "net": {**small["net"], "width": 4096}}  # ~65,000x the parameters
+    tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+    stem = save_checkpoint(tmp_path / "last", tensors, {"model_config": big})
+    built: list[dict] = []
+
+    def spy(cfg):  # the real (allocating) build
+        built.append(cfg)
+        return build_network(cfg)
+
+    monkeypatch.setattr(restorer_mod, "build_network", spy)
+    with pytest.raises(UirbenchError, match=r"do not fit the model config: .* differ in shape"):
+        restorer_mod.build("nafnet", weights=str(stem) + ".safetensors")
+    assert built == []  # refused from the meta-device build; nothing allocated

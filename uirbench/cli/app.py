@@ -8,6 +8,8 @@ transformers) are imported inside the commands, so ``uirbench --help`` stays fas
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 
 import typer
@@ -66,12 +68,51 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"uirbench.cli.{_name}").register(app)
 
 
+# What an interrupted command keeps, by command (Ctrl-C): every one resumes by being rerun.
+_KEPT = {
+    "build-data": "verified pairs are kept (journal under ROOT/.uirbench)",
+    "caption": "captions of finished batches are kept in the cache",
+    "train": "the last complete checkpoint is kept",
+    "evaluate": "no result file was changed (they are written together at the end)",
+    "classify": "no result file was changed",
+    "demo": "finished stages are kept",
+}
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in the CLI's process (not a KeyboardInterrupt, which click would swallow); every
+    ``finally`` and context manager still runs, so locks are released and temporaries removed."""
+
+
+def _interrupted() -> str:
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    kept = _KEPT.get(args[0] if args else "", "files are written atomically: none is half-written")
+    return f"interrupted: {kept}; rerun the same command to resume"
+
+
 def main() -> None:
-    """Run the CLI; a :class:`UirbenchError` prints its message and exits with status 2."""
+    """Run the CLI; a :class:`UirbenchError` prints its message and exits with status 2; Ctrl-C
+    says what was kept and exits with 130."""
+    main_pid = os.getpid()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        # click would turn a KeyboardInterrupt into "Aborted!" and status 1, saying nothing of
+        # what was kept; forked children (DataLoader workers) keep Python's usual behaviour.
+        raise Interrupted if os.getpid() == main_pid else KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         app()
+    except Interrupted:
+        from uirbench.cli.console import console, literal
+
+        console.print(f"[yellow]{literal(_interrupted())}[/]", highlight=False)
+        sys.exit(130)
     except UirbenchError as exc:
         from uirbench.cli.console import console, literal
 
-        console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False)
+        # soft_wrap: never break a line inside a path (rich hard-wraps at the terminal width)
+        console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    finally:
+        signal.signal(signal.SIGINT, previous)

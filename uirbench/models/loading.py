@@ -4,6 +4,7 @@ strictly with a message that names the file and the keys that do not fit."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -30,6 +31,35 @@ def network_state_from_file(path: str | Path) -> tuple[dict[str, torch.Tensor], 
         if picked:
             return picked, meta
     return {k.removeprefix("module."): v for k, v in tensors.items()}, meta
+
+
+def check_config_fits(cfg: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse a config whose network does not have the file's tensor shapes, before allocating
+    it: the network is first built on the meta device (no memory). A checkpoint's JSON names its
+    config, so an edited JSON could otherwise size a network far beyond the machine's memory."""
+    from uirbench.models.networks import build_network
+
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_network(cfg).state_dict().items()}
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        return  # a network that cannot be built on meta: the strict load still checks
+    if set(shapes) != set(state):
+        missing = sorted(set(shapes) - set(state))
+        unexpected = sorted(set(state) - set(shapes))
+        raise UirbenchError(
+            f"weights {source} do not fit the model config: {len(missing)} missing keys "
+            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}); "
+            "pick the config the weights were trained with (--config)"
+        )
+    bad = [k for k in shapes if shapes[k] != tuple(state[k].shape)]
+    if bad:
+        k = bad[0]
+        raise UirbenchError(
+            f"weights {source} do not fit the model config: {len(bad)} tensors differ in shape "
+            f"(e.g. {k}: config {shapes[k]}, file {tuple(state[k].shape)}); pick the config the "
+            "weights were trained with (--config), or check the checkpoint's JSON"
+        )
 
 
 def load_network_weights(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str):

@@ -20,7 +20,11 @@ from uirbench.models.daclip_context import (
     resolve_daclip_record,
 )
 from uirbench.models.irsde.sde import IRSDE, image_generators
-from uirbench.models.loading import load_network_weights, network_state_from_file
+from uirbench.models.loading import (
+    check_config_fits,
+    load_network_weights,
+    network_state_from_file,
+)
 from uirbench.models.networks import (
     build_network,
     load_model_config,
@@ -211,6 +215,8 @@ def build(
         state, meta = network_state_from_file(weights)
         sha = sha256_file(weights) if Path(weights).is_file() else None
     cfg = load_model_config(config or meta.get("model_config") or MODELS[name].config)
+    if state is not None:
+        check_config_fits(cfg, state, str(weights))
     net = build_network(cfg)
     if state is not None:
         load_network_weights(net, state, str(weights))

@@ -9,10 +9,13 @@ on N ranks sees exactly the batches of a one-process run with the same global ba
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from uirbench.errors import UirbenchError
 
 CPU = torch.device("cpu")
 
@@ -34,7 +37,19 @@ class DistEnv:
 
 
 def init_distributed(device: str | None = None) -> DistEnv:
-    """Join the torchrun process group if launched by torchrun (gloo on CPU, NCCL on CUDA)."""
+    """Join the torchrun process group if launched by torchrun (gloo on CPU, NCCL on CUDA).
+
+    ``device``: auto (None), cpu, cuda or cuda:N; anything else, or cuda without a CUDA device, is
+    an error naming ``train.device`` (an unknown value used to train on the CPU silently)."""
+    if device not in (None, "auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", str(device)):
+        raise UirbenchError(
+            f"train.device={device!r}: use auto, cpu, cuda or cuda:N (e.g. train.device=cuda)"
+        )
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UirbenchError(
+            f"train.device={device}: no CUDA device is available to torch here; use "
+            "train.device=cpu or auto, or install a CUDA build of torch"
+        )
     want_cuda = torch.cuda.is_available() if device in (None, "auto") else device.startswith("cuda")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
