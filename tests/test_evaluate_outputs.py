@@ -182,11 +182,15 @@ def test_tiny_image_and_checkpoint_path_errors_are_clear(tmp_path):
         run(root=root, model=str(root / "index.parquet"), out=tmp_path / "r")
     # Shrink one pair below the SSIM window (11 px + 2 x 4 px crop): the error names the pair.
     idx = pd.read_parquet(root / "index.parquet")
-    idx.loc[idx["stem"] == "jp00", ["width", "height"]] = (12, 12)
-    write_index(root, idx)
     small = np.zeros((12, 12, 3), np.uint8)
     write_png(root / "val/jpeg-compressed/GT/jp00.png", small)
     write_png(outs / "jpeg" / "jp00.png", small)
+    idx.loc[idx["stem"] == "jp00", ["width", "height"]] = (12, 12)
+    # recorded in the index, as a build of it would (evaluate refuses a GT the index does not match)
+    idx.loc[idx["stem"] == "jp00", "gt_sha256"] = sha256_file(
+        root / "val/jpeg-compressed/GT/jp00.png"
+    )
+    write_index(root, idx)
     with pytest.raises(UirbenchError, match=r"val/jpeg/jp00: ssim: image \(4, 4\) is smaller"):
         run(root=root, outputs=outs, out=tmp_path / "r", metrics="psnr,ssim", workers=0)
 
