@@ -156,6 +156,11 @@ def test_wild_ir_zoo_weights_come_with_its_vit_l14_daclip(tmp_path: Path, monkey
     out = r.restore(torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(0)))
     assert out.shape == (1, 3, 24, 40) and torch.isfinite(out).all()
     assert r.last_degradation == []
+    # --daclip wild-daclip_ViT-L-14.pt without --daclip-config: the card's config, not ViT-B/32
+    seen.clear()
+    spec = {"config": None, "weights": str(files["daclip"])}
+    build_restorer("wild-ir", weights=str(files["model"]), config="irsde_wild_tiny", daclip=spec)
+    assert seen["config"] == "daclip_ViT-L-14"
     assert R._card_daclip("ours") == {"config": "daclip_ViT-B-32", "degradations": None}
 
 

@@ -43,8 +43,8 @@ def evaluate(
     ),
     daclip_config: str | None = typer.Option(
         None,
-        help="Config of an official --daclip .pt (default daclip_ViT-B-32); a uirbench DA-CLIP "
-        "checkpoint brings its own.",
+        help="Config of an official --daclip .pt (default: the model's, daclip_ViT-B-32; "
+        "daclip_ViT-L-14 for wild-ir); a uirbench DA-CLIP checkpoint brings its own.",
     ),
     random_init: bool = typer.Option(
         False,

@@ -46,8 +46,8 @@ def restore(
     daclip_config: str | None = typer.Option(
         None,
         "--daclip-config",
-        help="Config of an official --daclip .pt (default daclip_ViT-B-32); a uirbench DA-CLIP "
-        "checkpoint brings its own.",
+        help="Config of an official --daclip .pt (default: the model's, daclip_ViT-B-32; "
+        "daclip_ViT-L-14 for wild-ir); a uirbench DA-CLIP checkpoint brings its own.",
     ),
     out: Path = typer.Option(Path("restored"), "--out", help="Output folder (PNG files)."),
     tile: int | None = typer.Option(

@@ -211,6 +211,9 @@ def build(
         weights = str(files["model"])
         if daclip is None and "daclip" in files:
             daclip = {"config": card_daclip["config"], "weights": str(files["daclip"])}
+    if isinstance(daclip, dict) and daclip.get("weights") and not daclip.get("config"):
+        # an official .pt records no config: the model's own DA-CLIP (wild-ir: ViT-L/14)
+        daclip = {**daclip, "config": card_daclip["config"]}
     if weights is not None:
         state, meta = network_state_from_file(weights)
         sha = sha256_file(weights) if Path(weights).is_file() else None
