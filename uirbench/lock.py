@@ -162,8 +162,15 @@ def folder_lock(
     build may run at once but each part once, and no exclusive writer beside them.
     """
     folder = Path(folder)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        created = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from uirbench.io import is_user_os_error, os_error_message
+
+        if is_user_os_error(exc) or isinstance(exc, FileExistsError):
+            raise UirbenchError(os_error_message(exc, folder, "create the folder")) from None
+        raise
     owner = _owner(command or command_line())
     path = folder / LOCK_NAME
     fd = _open_lock(path)

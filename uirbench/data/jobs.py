@@ -130,7 +130,10 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -
         if job.mask_bank is not None:
             masks, ids = _CONTEXT["masks"][job.mask_bank]
             extra = {"masks": masks, "mask_ids": ids}
-        lq, used = apply(job.synth, gt, job.seed, **job.params, **extra)
+        try:
+            lq, used = apply(job.synth, gt, job.seed, **job.params, **extra)
+        except UirbenchError as exc:  # name the photo: the message alone says only its size
+            raise UirbenchError(f"{job.gt_file or job.source_image} ({job.key}): {exc}") from None
         lq_data = encode_png(lq, stored=job.stored_png or job.synth in INCOMPRESSIBLE_OPS)
 
     lq_rel, gt_rel = pair_relpaths(job.split, task, job.stem)

@@ -8,6 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from uirbench.errors import UirbenchError
+
 
 def gaussian_noise(
     gt: np.ndarray, rng: np.random.Generator, sigma: float = 50.0, quantize: str = "round"
@@ -34,10 +36,19 @@ def gaussian_noise(
     return noise.astype(np.uint8), used
 
 
+JPEG_MAX_SIDE = 65500  # libjpeg's JPEG_MAX_DIMENSION
+
+
 def jpeg(
     gt: np.ndarray, rng: np.random.Generator, quality: int = 10
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """OpenCV JPEG (4:2:0) at ``quality`` on the BGR image, decoded back: the official recipe."""
+    h, w = gt.shape[:2]
+    if max(h, w) > JPEG_MAX_SIDE:  # libjpeg's limit: a 66,000 px panorama cannot be a JPEG
+        raise UirbenchError(
+            f"{w} x {h} px is larger than a JPEG can be ({JPEG_MAX_SIDE:,} px per side); "
+            "downscale the photo, or leave the jpeg task out (--tasks)"
+        )
     ok, buf = cv2.imencode(".jpg", gt[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("OpenCV failed to JPEG-encode an image")
