@@ -150,6 +150,26 @@ def test_server_ignoring_range_restarts(server: _Server, tmp_path: Path) -> None
     assert part.read_bytes() == data
 
 
+def test_a_body_larger_than_the_manifest_size_is_refused_as_it_arrives(
+    server: _Server, tmp_path: Path
+) -> None:
+    """The manifest's size bounds the download: a body announced larger (Content-Length, also on
+    a resume whose total would pass it) is refused before it is read, and the partial file is
+    deleted, not kept for a resume. (A body without a length is stopped as it passes the size;
+    this test server always sends one.)"""
+    server.files["/f"] = _payload(50_000)
+    part = tmp_path / "f.part"
+    with pytest.raises(fetch.DownloadError, match="the manifest says 10,000"):
+        fetch.http_download(f"{server.url}/f", part, retries=0, max_bytes=10_000)
+    assert not part.exists()
+    part.write_bytes(b"x" * 9_000)  # a resume that would run past the size
+    with pytest.raises(fetch.DownloadError, match="the manifest says 10,000"):
+        fetch.http_download(f"{server.url}/f", part, retries=0, max_bytes=10_000)
+    assert not part.exists()
+    fetch.http_download(f"{server.url}/f", part, retries=0, max_bytes=50_000)  # exact size: ok
+    assert part.read_bytes() == server.files["/f"]
+
+
 def test_http_404_is_not_retried(server: _Server, tmp_path: Path) -> None:
     with pytest.raises(fetch.DownloadError, match="404"):
         fetch.http_download(f"{server.url}/missing", tmp_path / "x.part", retries=3, backoff=0)

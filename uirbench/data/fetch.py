@@ -169,8 +169,12 @@ def http_download(
     timeout: float = 60.0,
     session: Any = None,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download ``url`` into ``part``, resuming from its current size with an HTTP Range request.
+
+    ``max_bytes`` (the manifest's ``size``): a body announced or growing beyond it is refused as
+    it arrives, and the partial file deleted, instead of filling the disk before the checksum.
 
     Connection drops and 429/5xx answers are retried with exponential backoff (each retry resumes);
     other HTTP errors raise :class:`DownloadError` at once. A server that ignores Range restarts the
@@ -208,6 +212,9 @@ def http_download(
                 got = 0
                 base = have if r.status_code == 206 else 0
                 total = base + int(expected) if expected is not None else None
+                if max_bytes is not None and total is not None and total > max_bytes:
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(_too_big(url, total, max_bytes))
                 # Read the raw stream ourselves: with length enforcement off, a cut connection
                 # returns the bytes received so far instead of discarding them in an exception,
                 # so they reach the .part file and the next attempt resumes after them.
@@ -216,6 +223,10 @@ def http_download(
                     while block := r.raw.read(1 << 16, decode_content=False):
                         f.write(block)
                         got += len(block)
+                        if max_bytes is not None and base + got > max_bytes:
+                            f.close()
+                            part.unlink(missing_ok=True)
+                            raise DownloadError(_too_big(url, base + got, max_bytes))
                         if progress is not None:
                             progress(part.name, base + got, total)
                 if expected is not None and got < int(expected):
@@ -241,6 +252,13 @@ def http_download(
 
 class _Retry(Exception):
     pass
+
+
+def _too_big(url: str, have: int, max_bytes: int) -> str:
+    return (
+        f"{url}: {have:,} bytes or more, but the manifest says {max_bytes:,}; not the expected "
+        "file (the partial download was deleted). Check the URL or the manifest's size."
+    )
 
 
 def _name_resolution_failed(exc: BaseException) -> bool:
@@ -535,7 +553,7 @@ class _Fetcher:
             if art.kind == "dir":
                 raise DownloadError("a plain URL cannot provide a folder artifact")
             part = dest.with_name(dest.name + ".part")
-            return http_download(loc.url, part, progress=self.progress)
+            return http_download(loc.url, part, progress=self.progress, max_bytes=art.size)
         work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
         try:
             if loc.hf:
