@@ -24,6 +24,8 @@ import torch
 from uirbench.data.shardset import ShardSet
 from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
+from uirbench.io import atomic_write_files, decode_image
+from uirbench.models.daclip import build_daclip, encode_texts, load_config
 from uirbench.models.daclip_view import eval_view, image_views, official_precision
 from uirbench.tasks import all_tasks
 
@@ -59,9 +61,6 @@ def predict_logits(
     N x N native-scale patches (offsets ``phase`` + multiples of ``align``); None: the model's
     own view. Images may differ in size at any ``batch_size``: each gets its own view.
     ``progress(done, total)`` after each batch (the CLI's bar)."""
-    from uirbench.io import decode_image
-    from uirbench.models.daclip import encode_texts
-
     shards = ShardSet(root, split)
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
@@ -186,8 +185,6 @@ def to_markdown(table: pd.DataFrame, caption: str = "") -> str:
 def write_outputs(table: pd.DataFrame, out_dir: str | Path, caption: str = "") -> dict[str, Path]:
     """``classify.csv`` and ``classify.md`` in ``out_dir``, staged together: a failure (a full
     disk) while writing either leaves both previous files as they were."""
-    from uirbench.io import atomic_write_files
-
     out = Path(out_dir)
     paths = {"csv": out / "classify.csv", "md": out / "classify.md"}
     atomic_write_files(
@@ -211,8 +208,6 @@ def load_model(
     CLIP weights (zero-shot row only). A model with no weights at all (no checkpoint, CLIP
     weights ``none``) is refused unless ``random_init``."""
     import json
-
-    from uirbench.models.daclip import build_daclip, load_config
 
     recipe = None
     if weights is not None:

@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from uirbench.errors import UirbenchError
-from uirbench.weights import load_tensor_file
+from uirbench.hub import unreachable
+from uirbench.io import atomic_path
+from uirbench.weights import load_tensor_file, read_meta
 
 CONFIG_PACKAGE = "uirbench.models.configs"
 OFFICIAL_STRIP_PREFIXES = ("module.",)
@@ -278,8 +280,6 @@ def read_daclip_state(path: str | Path) -> dict[str, torch.Tensor]:
 def checkpoint_config(path: str | Path) -> dict | None:
     """The DA-CLIP config a uirbench checkpoint was trained with (``model_config`` in the JSON
     beside its ``.safetensors``); None for an official ``.pt`` (which records none)."""
-    from uirbench.weights import read_meta
-
     path = Path(path)
     meta = path.with_suffix(".json")
     if path.suffix != ".safetensors" or not meta.exists():
@@ -329,8 +329,6 @@ def resolve_clip_weights(cfg: dict, source: str, cache_dir: str | None = None) -
             f"{model_name!r} (tags: {open_clip.list_pretrained_tags_by_model(model_name or '')})"
         )
     from huggingface_hub import constants
-
-    from uirbench.hub import unreachable
 
     def missing(why: str) -> UirbenchError:
         return UirbenchError(
@@ -385,8 +383,6 @@ def official_state_dict(model: DaCLIP) -> dict[str, torch.Tensor]:
 def export_official(model: DaCLIP, path: str | Path) -> Path:
     """Write an official-layout ``.pt`` (a plain tensor dict: loads with ``weights_only=True``
     and into the official ``DaCLIP`` strictly)."""
-    from uirbench.io import atomic_path
-
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(official_state_dict(model), tmp)

@@ -22,14 +22,17 @@ from typing import Any
 import torch
 
 from uirbench.errors import UirbenchError
+from uirbench.io import atomic_path
+from uirbench.models.daclip import build_daclip, checkpoint_config, export_official
+from uirbench.models.irsde.unet import ConditionalUNet
+from uirbench.models.nafnet import NAFNet
+from uirbench.weights import load_checkpoint
 
 
 def export_daclip(checkpoint: str | Path, out: str | Path, config: Any = None) -> Path:
     """A DA-CLIP checkpoint (uirbench ``.safetensors`` or any file :func:`build_daclip` reads) ->
     the official ``.pt``. The config comes from the checkpoint's JSON, else ``config``, else
     ``daclip_ViT-B-32``; the weights are loaded strictly before anything is written."""
-    from uirbench.models.daclip import build_daclip, checkpoint_config, export_official
-
     cfg = checkpoint_config(checkpoint) or config or "daclip_ViT-B-32"
     model = build_daclip(cfg, weights=checkpoint)
     return export_official(model, out)
@@ -37,12 +40,8 @@ def export_daclip(checkpoint: str | Path, out: str | Path, config: Any = None) -
 
 def _network(cfg: dict[str, Any]) -> torch.nn.Module:
     if cfg["arch"] == "irsde":
-        from uirbench.models.irsde.unet import ConditionalUNet
-
         return ConditionalUNet(**cfg["net"])
     if cfg["arch"] == "nafnet":
-        from uirbench.models.nafnet import NAFNet
-
         return NAFNet(**cfg["net"])
     raise UirbenchError(f"model config has unknown arch {cfg['arch']!r}; use 'irsde' or 'nafnet'")
 
@@ -50,8 +49,6 @@ def _network(cfg: dict[str, Any]) -> torch.nn.Module:
 def restoration_state(checkpoint: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(network weights, metadata) of a uirbench restoration checkpoint: the EMA weights when
     present (the official code evaluates and releases its EMA), else the raw ones."""
-    from uirbench.weights import load_checkpoint
-
     path = Path(checkpoint)
     if path.suffix not in (".safetensors", ".json"):
         raise UirbenchError(
@@ -70,8 +67,6 @@ def export_restoration(checkpoint: str | Path, out: str | Path) -> tuple[Path, s
     """A uirbench restoration checkpoint -> the official weights file; returns (path, format).
     The weights are loaded strictly into the checkpoint's network first and written in its
     ``state_dict`` order (the official order: parity-tested)."""
-    from uirbench.io import atomic_path
-
     state, meta = restoration_state(checkpoint)
     cfg = meta.get("model_config")
     if not isinstance(cfg, dict):

@@ -32,9 +32,26 @@ from uirbench.data.shardset import ShardSet
 from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.classify import classify_split
-from uirbench.io import append_text, atomic_write_text, read_jsonl
+from uirbench.io import append_text, atomic_write_text, decode_image, read_jsonl
+from uirbench.models.daclip import (
+    build_daclip,
+    compact_state_dict,
+    encode_texts,
+    load_config,
+    preprocess,
+    read_daclip_state,
+)
 from uirbench.models.daclip_view import eval_view, offset_range
 from uirbench.tasks import using
+from uirbench.train import amp, ddp
+from uirbench.train.checkpoint import (
+    find_resume_checkpoint,
+    flatten_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from uirbench.train.recipe import load_recipe
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -191,8 +208,6 @@ class ImageSource:
     def __call__(self, i: int) -> torch.Tensor:
         if self.cache is not None and i in self.cache:
             return self.cache[i]
-        from uirbench.io import decode_image
-
         img = decode_image(self.shards.read(i, self.field), self.shards.samples[i].key)
         t = torch.from_numpy(img).permute(2, 0, 1).contiguous()
         if self.cache is not None:
@@ -303,8 +318,6 @@ class BatchMaker(torch.utils.data.Dataset):
         return len(self.plan)
 
     def __getitem__(self, k: int) -> torch.Tensor | UirbenchError:
-        from uirbench.models.daclip import preprocess
-
         epoch, indices = self.plan[k]
         out = []
         for i in indices:
@@ -393,9 +406,6 @@ class MetricsLog:
 
 
 def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:
-    from uirbench.models.daclip import compact_state_dict
-    from uirbench.train.checkpoint import flatten_optimizer
-
     tensors = {f"model.{k}": v for k, v in compact_state_dict(model).items()}
     opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
     tensors.update(opt_tensors)
@@ -411,15 +421,6 @@ def train(recipe: dict, log: Any = print) -> dict:
 
 def _train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
-    from uirbench.models.daclip import build_daclip, encode_texts, load_config, read_daclip_state
-    from uirbench.train import amp, ddp
-    from uirbench.train.checkpoint import (
-        find_resume_checkpoint,
-        load_checkpoint,
-        save_checkpoint,
-        unflatten_optimizer,
-    )
-
     cfg = recipe
     t_cfg, d_cfg, o_cfg = cfg["train"], cfg["data"], cfg["optim"]
     if not d_cfg["root"]:
@@ -649,6 +650,4 @@ class _progress:
 
 
 def load_daclip_recipe(path: str | Path, overrides: list[str] | None = None) -> dict:
-    from uirbench.train.recipe import load_recipe
-
     return load_recipe(path, DEFAULTS, overrides or [])

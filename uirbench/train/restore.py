@@ -26,17 +26,31 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from uirbench.data.index import read_index
 from uirbench.data.task_file import tasks_for_root
+from uirbench.data.trust import read_pair_file
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics.psnr import psnr_tensor
-from uirbench.io import append_text, atomic_write_text, read_jsonl
+from uirbench.io import append_text, atomic_write_text, decode_image, read_jsonl
 from uirbench.models.daclip_context import build_daclip_context, daclip_record
 from uirbench.models.images import to_tensor
+from uirbench.models.irsde.sde import IRSDE
 from uirbench.models.loading import load_network_weights, network_state_from_file
 from uirbench.models.networks import build_network, load_model_config, uses_daclip
+from uirbench.models.registry import build_restorer
 from uirbench.models.restorer import ModelRestorer
 from uirbench.models.table import trainable
-from uirbench.tasks import using
+from uirbench.tasks import parse_tasks, using
+from uirbench.train import amp, ddp
+from uirbench.train.checkpoint import (
+    find_resume_checkpoint,
+    flatten_optimizer,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer,
+)
+from uirbench.train.ema import EMA
+from uirbench.train.recipe import load_recipe
 
 DEFAULTS: dict[str, Any] = {
     "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
@@ -81,8 +95,6 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_restore_recipe(path: str | Path, overrides: list[str] | None = None) -> dict:
-    from uirbench.train.recipe import load_recipe
-
     recipe = load_recipe(path, DEFAULTS, overrides or [])
     if not recipe["data"]["root"]:
         raise UirbenchError(
@@ -97,9 +109,6 @@ class PairSource:
     """LQ/GT pairs of one split grouped by task, decoded on demand (optionally cached)."""
 
     def __init__(self, root: str | Path, split: str, tasks: str, cache: bool) -> None:
-        from uirbench.data.index import read_index
-        from uirbench.tasks import parse_tasks
-
         self.root = Path(root)
         df = read_index(self.root)
         df = df[df["split"] == split].sort_values("key")
@@ -121,9 +130,6 @@ class PairSource:
         self.cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def read(self, rel: str) -> np.ndarray:
-        from uirbench.data.trust import read_pair_file
-        from uirbench.io import decode_image
-
         if self.cache is not None and rel in self.cache:
             return self.cache[rel]
         img = decode_image(read_pair_file(self.root, rel, self.sha256[rel]), self.root / rel)
@@ -232,8 +238,6 @@ class Objective:
             )
         self.sde = None
         if self.kind == "irsde":
-            from uirbench.models.irsde.sde import IRSDE
-
             self.sde = IRSDE.from_config(net_cfg["sde"], device=device)
 
     def __call__(self, net, lq, gt, ctx: dict, step: int, part: slice, global_batch: int):
@@ -291,8 +295,6 @@ def _checkpoint_dir(cfg: dict) -> Path:
 
 
 def _find_resume(cfg: dict, log: Any = None) -> Path | None:
-    from uirbench.train.checkpoint import find_resume_checkpoint
-
     r = cfg["train"]["resume"]
     if r in (None, False, "none"):
         return None
@@ -313,15 +315,6 @@ def train(recipe: dict, log: Any = print) -> dict:
 
 def _train(recipe: dict, log: Any = print) -> dict:
     """Run (or resume) a training; returns a summary with the last validation PSNRs."""
-    from uirbench.train import amp, ddp
-    from uirbench.train.checkpoint import (
-        flatten_optimizer,
-        load_checkpoint,
-        save_checkpoint,
-        unflatten_optimizer,
-    )
-    from uirbench.train.ema import EMA
-
     cfg = recipe
     tc = cfg["train"]
     if tc["threads"]:
@@ -387,8 +380,6 @@ def _train(recipe: dict, log: Any = print) -> dict:
     logf = _JsonlLog(out / "log.jsonl", start, env.is_main)
     val = validation_set(Path(cfg["data"]["root"]), cfg, source.tasks) if env.is_main else {}
     if val and start == 0:
-        from uirbench.models.registry import build_restorer
-
         base = evaluate(build_restorer("identity"), val)
         logf.write({"step": 0, "val_psnr_identity": base})
 
