@@ -18,7 +18,6 @@ averages an ``eval.grid`` x ``eval.grid`` of native patches (recorded in the che
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from uirbench.data.shardset import ShardSet
 from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.classify import classify_split
-from uirbench.io import append_text, atomic_write_text, decode_image, read_jsonl
+from uirbench.io import decode_image
 from uirbench.models.daclip import (
     build_daclip,
     compact_state_dict,
@@ -51,6 +50,7 @@ from uirbench.train.checkpoint import (
     save_checkpoint,
     unflatten_optimizer,
 )
+from uirbench.train.log import JsonlLog
 from uirbench.train.recipe import load_recipe
 
 DEFAULTS: dict[str, Any] = {
@@ -386,25 +386,6 @@ def make_optimizer(model: torch.nn.Module, cfg: dict, device: torch.device) -> t
     )
 
 
-class MetricsLog:
-    """Append-only JSONL; on resume, lines past the resumed step are dropped first."""
-
-    def __init__(self, path: Path, resume_step: int | None, enabled: bool):
-        self.path, self.enabled = path, enabled
-        if not enabled:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if resume_step is None:
-            atomic_write_text(path, "")
-        elif path.exists():
-            keep = [rec for rec in read_jsonl(path) if rec.get("step", 0) <= resume_step]
-            atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in keep))
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            append_text(self.path, json.dumps(record) + "\n")
-
-
 def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:
     tensors = {f"model.{k}": v for k, v in compact_state_dict(model).items()}
     opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
@@ -499,7 +480,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
     amp_dtype = amp.resolve(t_cfg["amp"], device)
     autocast = amp.autocast(amp_dtype, device)
     scaler = amp.grad_scaler(amp_dtype, device)
-    metrics = MetricsLog(out / "metrics.jsonl", start if resume else None, env.is_main)
+    metrics = JsonlLog(out / "metrics.jsonl", start if resume else None, env.is_main)
     max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
     seed = int(t_cfg["seed"])
     source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]))

@@ -15,7 +15,6 @@ closed-form cosine of the step (no scheduler state to restore).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from uirbench.data.task_file import tasks_for_root
 from uirbench.data.trust import read_pair_file
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics.psnr import psnr_tensor
-from uirbench.io import append_text, atomic_write_text, decode_image, read_jsonl
+from uirbench.io import decode_image
 from uirbench.models.daclip_context import build_daclip_context, daclip_record
 from uirbench.models.images import to_tensor
 from uirbench.models.irsde.sde import IRSDE
@@ -50,6 +49,7 @@ from uirbench.train.checkpoint import (
     unflatten_optimizer,
 )
 from uirbench.train.ema import EMA
+from uirbench.train.log import JsonlLog
 from uirbench.train.recipe import load_recipe
 
 DEFAULTS: dict[str, Any] = {
@@ -377,7 +377,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
         num_workers=cfg["data"]["workers"],
     )
     out = Path(cfg["output"])
-    logf = _JsonlLog(out / "log.jsonl", start, env.is_main)
+    logf = JsonlLog(out / "log.jsonl", start, env.is_main)
     val = validation_set(Path(cfg["data"]["root"]), cfg, source.tasks) if env.is_main else {}
     if val and start == 0:
         base = evaluate(build_restorer("identity"), val)
@@ -450,23 +450,6 @@ def _train(recipe: dict, log: Any = print) -> dict:
     }  # fmt: skip
     ddp.shutdown(env)
     return summary
-
-
-class _JsonlLog:
-    """Append-only JSONL log; a resumed run drops records past its checkpoint step."""
-
-    def __init__(self, path: Path, resume_step: int, enabled: bool) -> None:
-        self.path, self.enabled = path, enabled
-        if not enabled:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():  # atomically, without a line torn by a killed run
-            keep = [rec for rec in read_jsonl(path) if rec.get("step", 0) <= resume_step]
-            atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in keep))
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            append_text(self.path, json.dumps(record) + "\n")
 
 
 class _Progress:
