@@ -24,8 +24,7 @@ import torch
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_path
 from uirbench.models.daclip import build_daclip, checkpoint_config, export_official
-from uirbench.models.irsde.unet import ConditionalUNet
-from uirbench.models.nafnet import NAFNet
+from uirbench.models.networks import build_network
 from uirbench.weights import load_checkpoint
 
 
@@ -36,14 +35,6 @@ def export_daclip(checkpoint: str | Path, out: str | Path, config: Any = None) -
     cfg = checkpoint_config(checkpoint) or config or "daclip_ViT-B-32"
     model = build_daclip(cfg, weights=checkpoint)
     return export_official(model, out)
-
-
-def _network(cfg: dict[str, Any]) -> torch.nn.Module:
-    if cfg["arch"] == "irsde":
-        return ConditionalUNet(**cfg["net"])
-    if cfg["arch"] == "nafnet":
-        return NAFNet(**cfg["net"])
-    raise UirbenchError(f"model config has unknown arch {cfg['arch']!r}; use 'irsde' or 'nafnet'")
 
 
 def restoration_state(checkpoint: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -71,7 +62,7 @@ def export_restoration(checkpoint: str | Path, out: str | Path) -> tuple[Path, s
     cfg = meta.get("model_config")
     if not isinstance(cfg, dict):
         raise UirbenchError(f"{checkpoint}: its JSON records no model_config; cannot export")
-    net = _network(cfg)
+    net = build_network(cfg)
     missing = sorted(set(net.state_dict()) - set(state))
     unexpected = sorted(set(state) - set(net.state_dict()))
     if missing or unexpected:
