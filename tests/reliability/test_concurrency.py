@@ -248,3 +248,44 @@ def test_ctrl_c_says_what_was_kept_and_the_rerun_resumes(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"{44 - done} pairs built, {done} reused" in " ".join(rerun.stderr.split())
     assert not _temporaries(root)
+
+
+_SLOW_EVALUATE = """
+import sys, time
+import uirbench.evaluate.runner as runner
+real = runner.score_pair
+def slow(*a, **kw):
+    time.sleep(0.3)
+    return real(*a, **kw)
+runner.score_pair = slow
+sys.argv = ["uirbench", *{args!r}]
+from uirbench.cli.app import main
+main()
+"""
+
+
+def test_ctrl_c_in_evaluate_says_what_was_kept(demo_root, tmp_path):
+    """evaluate mid-run (each score held 0.3 s): SIGINT gives exit 130 and the line saying no
+    result file changed (it was click's "Aborted!", status 1); the time to exit is printed."""
+    out = tmp_path / "res"
+    args = ["evaluate", "--root", str(demo_root), "--model", "identity", "--metrics", "psnr"]
+    args += ["--workers", "0", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_EVALUATE.format(args=args)],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    journal = out / ".evaluate-journal.jsonl"
+    _wait_for(lambda: journal.is_file() and journal.read_text().count("\n") >= 1, proc)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out_text, _ = proc.communicate(timeout=60)
+    seconds = time.monotonic() - start
+    print(f"\nevaluate: Ctrl-C to exit {seconds:.2f} s")
+    assert proc.returncode == 130, out_text[-2000:]
+    assert "Traceback" not in out_text and "interrupted: no result file was changed" in out_text
+    assert not (out / "results.json").exists()
+    assert seconds < 10

@@ -73,7 +73,8 @@ _KEPT = {
     "build-data": "verified pairs are kept (journal under ROOT/.uirbench)",
     "caption": "captions of finished batches are kept in the cache",
     "train": "the last complete checkpoint is kept",
-    "evaluate": "no result file was changed (they are written together at the end)",
+    "evaluate": "no result file was changed (they are written together at the end); a --model "
+    "run keeps the images it scored in its journal",
     "classify": "no result file was changed",
     "demo": "finished stages are kept",
 }
