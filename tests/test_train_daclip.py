@@ -100,14 +100,6 @@ def test_official_loss_is_clip_loss_and_class_aware_differs():
     )
 
 
-def test_cosine_schedule():
-    assert td.cosine_lr(0, 1.0, 10, 100) == pytest.approx(0.1)
-    assert td.cosine_lr(9, 1.0, 10, 100) == pytest.approx(1.0)
-    assert td.cosine_lr(10, 1.0, 10, 100) == pytest.approx(1.0)
-    assert td.cosine_lr(55, 1.0, 10, 100) == pytest.approx(0.5)
-    assert td.cosine_lr(100, 1.0, 10, 100) == pytest.approx(0.0, abs=1e-12)
-
-
 def test_recipe_overrides_and_errors(tmp_path):
     recipe = Path(__file__).parents[1] / "uirbench" / "recipes" / "daclip_vitb32.yaml"
     cfg = td.load_daclip_recipe(recipe, ["lr=1e-4", "train.epochs=2", "betas=[0.9, 0.99]"])

@@ -52,6 +52,7 @@ from uirbench.train.checkpoint import (
 )
 from uirbench.train.log import JsonlLog
 from uirbench.train.recipe import load_recipe
+from uirbench.train.schedule import cosine_lr
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip_ViT-B-32",  # packaged config name or JSON path
@@ -159,14 +160,6 @@ def daclip_loss(
         degradation, degradation_text, scale, classes if kind == "class-aware" else None
     )
     return {"contrastive": clip, "degradation": degra, "loss": content_weight * clip + degra}
-
-
-def cosine_lr(step: int, base: float, warmup: int, total: int) -> float:
-    """open_clip's schedule: linear warmup over ``warmup`` steps, then cosine to zero."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    span = max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / span)) * base
 
 
 # -------------------------------------------------------------------------------------- data
@@ -517,7 +510,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
             raise images
         step = start + k
         epoch, b = divmod(step, steps_per_epoch)
-        lr = cosine_lr(step, o_cfg["lr"], o_cfg["warmup_steps"], total_steps)
+        lr = cosine_lr(step, o_cfg["lr"], total_steps, warmup=o_cfg["warmup_steps"])
         for group in optimizer.param_groups:
             group["lr"] = lr
         order = epoch_order(n, epoch, seed)[b * G : (b + 1) * G]

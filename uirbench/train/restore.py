@@ -15,7 +15,6 @@ closed-form cosine of the step (no scheduler state to restore).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +50,7 @@ from uirbench.train.checkpoint import (
 from uirbench.train.ema import EMA
 from uirbench.train.log import JsonlLog
 from uirbench.train.recipe import load_recipe
+from uirbench.train.schedule import cosine_lr
 
 DEFAULTS: dict[str, Any] = {
     "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
@@ -259,11 +259,6 @@ class Objective:
         return self.dist(expected, optimum)
 
 
-def cosine_lr(step: int, cfg: dict) -> float:
-    o, total = cfg["optim"], cfg["train"]["iterations"]
-    return o["eta_min"] + (o["lr"] - o["eta_min"]) * (1 + math.cos(math.pi * step / total)) / 2
-
-
 # ------------------------------------------------------------------------------------- validation
 def validation_set(root: Path, cfg: dict, tasks: list[str]) -> dict[str, list]:
     """The first ``per_task`` val pairs of each task (sorted by key), centre-cropped to ``size``."""
@@ -415,7 +410,7 @@ def _train(recipe: dict, log: Any = print) -> dict:
         if daclip is not None:
             content, degradation = daclip.encode(lq)
             ctx = {"text_context": degradation, "image_context": content}
-        lr = cosine_lr(step, cfg)
+        lr = cosine_lr(step, cfg["optim"]["lr"], total, eta_min=cfg["optim"]["eta_min"])
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
