@@ -91,6 +91,30 @@ def _interrupted() -> str:
     return f"interrupted: {kept}; rerun the same command to resume"
 
 
+# Optional libraries -> the extra that installs them (pyproject.toml). A command that needs one
+# that is absent says which extra to install instead of ending in a traceback.
+EXTRA_FOR_MODULE = {
+    "torch": "torch",
+    "torchvision": "torch",
+    "safetensors": "torch",
+    "transformers": "caption",
+    "open_clip": "train",
+    "pyiqa": "eval",
+    "matplotlib": "plot",
+    "datasets": "datasets",
+    "webdataset": "webdataset",
+}
+
+
+def missing_extra_message(exc: ModuleNotFoundError) -> str | None:
+    """``pip install 'uirbench[x]'`` advice for an absent optional library, else None."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRA_FOR_MODULE.get(top)
+    if extra is None:
+        return None
+    return f"this command needs {top}, which is not installed: pip install 'uirbench[{extra}]'"
+
+
 def main() -> None:
     """Run the CLI; a :class:`UirbenchError` prints its message and exits with status 2; Ctrl-C
     says what was kept and exits with 130."""
@@ -114,6 +138,14 @@ def main() -> None:
 
         # soft_wrap: never break a line inside a path (rich hard-wraps at the terminal width)
         console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        from uirbench.cli.console import console, literal
+
+        console.print(f"[bold red]error:[/] {literal(message)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -15,7 +15,7 @@ def build_data(
     preset: str | None = typer.Option(
         None,
         "--preset",
-        help="demo: offline, from photos shipped in packages (seconds). "
+        help="demo: offline, from photos shipped with uirbench (seconds). "
         "uir10: the paper's benchmark from the upstream datasets (see docs/datasets.md). "
         "aio3: the AirNet/PromptIR three-task setting (CBSD68 sigma 15/25/50, Rain100L, SOTS "
         "outdoor; its own five tasks; docs/benchmarks.md). aio5: IDR's five tasks (adds GoPro, "

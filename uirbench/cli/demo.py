@@ -16,7 +16,8 @@ def demo(
     ),
 ) -> None:
     """Run build-data -> caption -> train daclip -> train restore -> evaluate -> classify ->
-    leaderboard on photos shipped with scikit-image/scikit-learn. Offline; minutes on a CPU.
+    leaderboard on photos shipped with uirbench (from scikit-image/scikit-learn). Offline;
+    minutes on a CPU.
 
     Rerun the same command to reuse finished steps. The numbers come from tiny models trained
     for minutes on a handful of photos: they show the pipeline works, not the paper's results.

@@ -16,7 +16,7 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.synth import DEFAULT_OP_FOR_TASK, pair_seed
 from uirbench.data.synth.masks import procedural_thin_masks
 from uirbench.errors import UirbenchError
-from uirbench.io import IMAGE_SUFFIXES
+from uirbench.io import IMAGE_SUFFIXES, read_image
 from uirbench.paths import manifests_dir
 from uirbench.tasks import Task
 
@@ -56,26 +56,17 @@ def _synth_job(
 
 
 def load_packaged_photo(photo_id: str) -> np.ndarray:
-    """A photo shipped inside a package: ``skimage:<name>`` or ``sklearn:<name>``."""
-    kind, _, name = photo_id.partition(":")
-    if kind == "skimage":
-        import skimage.data
+    """A demo photo shipped in ``uirbench/manifests/demo_photos`` (``skimage:<name>`` etc.).
 
-        img = getattr(skimage.data, name)()
-    elif kind == "sklearn":
-        try:
-            from sklearn.datasets import load_sample_image
-        except ImportError as exc:
-            raise UirbenchError(
-                "the demo preset needs scikit-learn for two of its photos: "
-                "pip install 'uirbench[demo]'"
-            ) from exc
-        img = load_sample_image(f"{name}.jpg")
-    else:
-        raise UirbenchError(f"unknown packaged photo {photo_id!r} in uirbench/manifests/demo.yaml")
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
+    The id names where the photo came from (scikit-image / scikit-learn); the pixels ship with
+    uirbench, already resized, so the demo needs neither package (scripts/make_demo_photos.py).
+    """
+    path = manifests_dir() / "demo_photos" / (photo_id.replace(":", "-") + ".png")
+    if ":" not in photo_id or not path.is_file():
+        raise UirbenchError(
+            f"unknown packaged photo {photo_id!r} in uirbench/manifests/demo.yaml (no {path})"
+        )
+    return read_image(path)
 
 
 def plan_demo(tasks: Sequence[Task], splits: Sequence[str], seed: int) -> Plan:

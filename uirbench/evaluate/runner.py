@@ -10,6 +10,7 @@ processes so decoding overlaps scoring.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -128,7 +129,8 @@ def _as_is(x: Any) -> Any:
 def _loader(
     pairs: list[tuple[_Src, _Src]], workers: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    if workers <= 0:
+    # Decoding processes come from torch's DataLoader; a core install (no torch) decodes inline.
+    if workers <= 0 or importlib.util.find_spec("torch") is None:
         for a, b in pairs:
             yield _read(a), _read(b)
         return
