@@ -120,6 +120,10 @@ def test_every_image_decoder_call_is_listed() -> None:
         ("uirbench/evaluate/pairing.py", "Image.open"),
         # decodes the JPEG bytes the synthesis itself just encoded (quality-10 JPEG degradation)
         ("uirbench/data/synth/exact.py", "cv2.imdecode"),
+        # the Wild-IR degradation's JPEG step, likewise on bytes it just encoded
+        ("uirbench/data/synth/wild.py", "cv2.imdecode"),
+        # header-only read of a --gt file's size (pixels go through uirbench.io when scored)
+        ("uirbench/evaluate/folders.py", "Image.open"),
     }
     decoders = {"imread", "imdecode", "open", "imread_collection", "load"}
     modules = {"cv2", "Image", "imageio", "iio", "skimage", "io"}
