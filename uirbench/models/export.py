@@ -24,6 +24,7 @@ import torch
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_path
 from uirbench.models.daclip import build_daclip, checkpoint_config, export_official
+from uirbench.models.loading import trained_network_state
 from uirbench.models.networks import build_network
 from uirbench.weights import load_checkpoint
 
@@ -47,10 +48,9 @@ def restoration_state(checkpoint: str | Path) -> tuple[dict[str, torch.Tensor], 
             "official .pth needs no export"
         )
     tensors, meta = load_checkpoint(path)
-    for prefix in ("ema.", "net."):
-        picked = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        if picked:
-            return picked, meta
+    picked = trained_network_state(tensors)
+    if picked is not None:
+        return picked, meta
     raise UirbenchError(f"{path} holds no net.* or ema.* weights; not a restoration checkpoint")
 
 

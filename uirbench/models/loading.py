@@ -26,11 +26,20 @@ def network_state_from_file(path: str | Path) -> tuple[dict[str, torch.Tensor], 
         tensors, meta = load_tensor_file(path), {}
         if isinstance(tensors.get("params"), dict):  # BasicSR's {"params": state_dict}
             tensors = tensors["params"]
+    picked = trained_network_state(tensors)
+    if picked is not None:
+        return picked, meta
+    return {k.removeprefix("module."): v for k, v in tensors.items()}, meta
+
+
+def trained_network_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """The network of a uirbench training checkpoint: its ``ema.*`` weights when present (the
+    official code evaluates and releases its EMA), else ``net.*``; None when it holds neither."""
     for prefix in ("ema.", "net."):
         picked = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         if picked:
-            return picked, meta
-    return {k.removeprefix("module."): v for k, v in tensors.items()}, meta
+            return picked
+    return None
 
 
 def check_config_fits(cfg: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> None:
