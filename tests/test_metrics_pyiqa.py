@@ -127,6 +127,17 @@ def test_lpips_real_code_path_with_random_weights(torch_home, tmp_path):
         t = [torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255 for x in (a, b)]
         assert r.lpips == pytest.approx(float(direct(t[0], t[1])), rel=1e-5, abs=1e-7)
         assert r.lpips > 0
+        # a distance, whatever the weights: symmetric (|a - b| of unit-normalised features)
+        assert float(direct(t[1], t[0])) == pytest.approx(float(direct(t[0], t[1])), rel=1e-5)
+    # ...and zero between an image and itself: outputs that are the GT score exactly 0 through
+    # the runner (a pairing or colour-order slip would make them positive)
+    same = tmp_path / "gt-as-outputs"
+    for r in _fix.pd.read_parquet(root / "index.parquet").itertuples():
+        (same / r.task).mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / r.gt_path, same / r.task / f"{r.stem}.png")
+    run(root=root, outputs=same, out=tmp_path / "r0", metrics="lpips", workers=0, batch_size=2)
+    zero = _fix.pd.read_csv(tmp_path / "r0" / "per_image.csv")["lpips"]
+    assert (zero.abs() < 1e-7).all(), zero.tolist()  # fp32 |f - f| of identical inputs: 0
 
 
 def test_fid_real_code_path_with_random_weights(torch_home, tmp_path, monkeypatch):
