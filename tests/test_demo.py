@@ -32,7 +32,9 @@ def test_quick_demo_writes_every_artefact_and_reruns_from_markers(tmp_path):
         assert set(TASK_IDS) <= set(res["per_task"]), model
         assert (out / "results" / model / "per_task.md").is_file()
     ours = json.loads((out / "results" / "ours" / "results.json").read_text())
-    assert "first 1 val pairs per task" in ours["subset"]
+    assert "subset" not in ours and ours["sampling_steps"] == 2  # every val image, 2 steps
+    n_val = int((index.split == "val").sum())
+    assert len(pd.read_csv(out / "results" / "ours" / "per_image.csv")) == n_val
     classify = pd.read_csv(out / "classify" / "classify.csv")
     assert len(classify) == 2  # zero-shot row and DA-CLIP row
     board = out / "leaderboard"
