@@ -173,7 +173,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--autocast", default="", help="comma list: bf16,fp16 (GPU)")
-    p.add_argument("--gpu", action="store_true", help="paper size, 256 and 512 px, bf16/fp16")
+    p.add_argument("--gpu", action="store_true", help="paper size, --sides px, bf16/fp16")
+    p.add_argument("--sides", default="256,512", help="with --gpu: image sides")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.autocast = [a for a in args.autocast.split(",") if a]
@@ -181,7 +182,7 @@ def main() -> None:
         args.config, args.daclip_config = "irsde_daclip", "daclip_ViT-B-32"
         args.autocast = args.autocast or ["bf16", "fp16"]
         args.root = None
-        results = [compare(args, side) for side in (256, 512)]
+        results = [compare(args, int(side)) for side in args.sides.split(",")]
     else:
         results = [compare(args, None)]
     info = {"torch": torch.__version__, "device": args.device, "threads": args.threads,

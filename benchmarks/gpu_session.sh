@@ -12,6 +12,8 @@
 #              so no NCCL process group is formed; NCCL needs a machine with 2+ GPUs)
 #   amp        `train restore` of the paper-size IR-SDE + DA-CLIP, 30 steps fp32 vs bf16
 #   sample     IR-SDE (paper size, T 100) sampling time per image on the GPU
+#   sampling   benchmarks/evaluate_sampling.py --gpu: batched sampler (fp32, bf16, fp16 autocast)
+#              vs the official-order loop, paper size, 256 and 512 px (issue #19's GPU figures)
 #   ours_gpu   tiny IR-SDE + DA-CLIP trained for minutes on the GPU (3000 steps of 16), with
 #              identity PSNR on the same val crops: does the tiny recipe beat identity once it
 #              has GPU-scale steps?
@@ -58,6 +60,7 @@ for side in (256, 512):
     t0 = time.perf_counter(); r.restore(x); torch.cuda.synchronize()
     print(f"IR-SDE+DA-CLIP paper size, T {r.sde.T}, {side}x{side}: {time.perf_counter() - t0:.2f} s/image")
 EOF
+part sampling 420 $py benchmarks/evaluate_sampling.py --device cuda --gpu --images 8 --repeat 2
 
 # Tiny "ours" (the CPU recipe's model and SDE) with GPU-scale steps, for TRAIN_S seconds at most.
 (timeout "$TRAIN_S" $py -m uirbench train restore --recipe ours_tiny "root=$D" \
