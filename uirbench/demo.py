@@ -28,10 +28,11 @@ RESTORE_MODELS = {"ours": "ours_tiny.yaml", "nafnet-daclip": "nafnet_daclip_tiny
 
 # The demo's budget (10 minutes on 2 cores) is smaller than the tiny recipes' own: these
 # overrides shorten training (in-training validation off: the evaluate step scores val), and
-# IR-SDE samples every val image in EVAL_STEPS reverse steps instead of the config's T=20 (a
-# network pass of the tiny UNet on a 256 px crop costs ~0.33 CPU-s: 80 images x 20 steps would
-# be ~9 min on one core; x 4 steps ~1.8 min, about what 1 image per task x 20 steps cost before);
-# the results record the steps. `--quick` (tests) cuts everything to a few steps.
+# IR-SDE samples every val image in EVAL_STEPS reverse steps instead of the config's T=20:
+# measured on the demo root (BENCHMARKS.md, "evaluate --model: IR-SDE sampling"), 80 images x 4
+# steps cost 125 CPU-s against 79 for the old 1 image per task x 20 steps; 3 steps keep the
+# step near the old cost (~95 CPU-s), and macro PSNR was flat from 2 to 20 steps (18.38-18.44).
+# The results record the steps. `--quick` (tests) cuts everything to a few steps.
 _SHORT_VAL = ["val.every=100000", "val.per_task=1", "val.size=64"]  # only the final check
 DEMO_OVERRIDES = {
     "daclip": [],
@@ -43,7 +44,7 @@ QUICK_OVERRIDES = {
     "ours": ["train.iterations=4", "checkpoint.every=2", *_SHORT_VAL],
     "nafnet-daclip": ["train.iterations=4", "checkpoint.every=2", *_SHORT_VAL],
 }
-EVAL_STEPS = {"ours": 4}
+EVAL_STEPS = {"ours": 3}
 QUICK_EVAL_STEPS = {"ours": 2}
 
 
