@@ -6,7 +6,7 @@
 # (gathered into $OUT/gpu_logs.tgz at the end) and a failing part does not stop the others. In order:
 #   env        GPU, driver, torch
 #   caption    benchmarks/caption.py on CUDA: batched fp16 vs one image per call (BLIP-base size)
-#   daclip     benchmarks/train_daclip.py on CUDA: ViT-B/32 step, fp32 vs bf16 autocast
+#   daclip     benchmarks/train_daclip.py on CUDA: ViT-B/32 step, official AMP (fp16) and fp32 vs bf16
 #   build      the demo root (16 workers)
 #   dctiny     `train daclip` tiny recipe through torchrun, bf16 autocast (one GPU: world size 1,
 #              so no NCCL process group is formed; NCCL needs a machine with 2+ GPUs)
