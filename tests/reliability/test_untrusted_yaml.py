@@ -52,21 +52,65 @@ def test_control_the_payload_is_live(tmp_path: Path, marker: Path) -> None:
     assert marker.exists()
 
 
-def test_no_unsafe_yaml_call_in_the_package() -> None:
-    """Only ``yaml.safe_load``/``safe_dump`` (and friends) anywhere in uirbench/."""
+def _safe_loader_classes(tree: ast.Module) -> set[str]:
+    """Classes of a module that subclass ``yaml.SafeLoader`` (e.g. one that records lines)."""
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(b) == "yaml.SafeLoader" for b in node.bases)
+    }
+
+
+def _unsafe_yaml_uses(tree: ast.Module, where: str) -> list[str]:
+    """Only ``yaml.safe_load``/``safe_dump`` (and friends); ``yaml.load`` only with ``Loader=``
+    a subclass of ``yaml.SafeLoader`` defined in the same module (task files use one to name
+    the line of an error; it constructs nothing SafeLoader would not)."""
     allowed = {"safe_load", "safe_load_all", "safe_dump", "safe_dump_all", "YAMLError", "dump"}
+    # Names needed to subclass the safe loader; none of them loads anything by itself.
+    allowed |= {"SafeLoader", "MappingNode", "resolver", "load"}
+    safe = _safe_loader_classes(tree)
+    bad = []
+    for node in ast.walk(tree):
+        at = f"{where}:{getattr(node, 'lineno', 0)}"
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "yaml"
+            and node.attr not in allowed
+            and not node.attr.endswith("Error")
+        ):
+            bad.append(f"{at} yaml.{node.attr}")
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "yaml.load":
+            loader = {k.arg: ast.unparse(k.value) for k in node.keywords}.get("Loader")
+            if loader not in safe:
+                bad.append(f"{at} yaml.load with Loader={loader}")
+    return bad
+
+
+def test_no_unsafe_yaml_call_in_the_package() -> None:
     bad = []
     for py in sorted(PACKAGE.rglob("*.py")):
-        for node in ast.walk(ast.parse(py.read_text(), str(py))):
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "yaml"
-                and node.attr not in allowed
-                and not node.attr.endswith("Error")
-            ):
-                bad.append(f"{py.relative_to(PACKAGE.parent)}:{node.lineno} yaml.{node.attr}")
+        bad += _unsafe_yaml_uses(
+            ast.parse(py.read_text(), str(py)), str(py.relative_to(PACKAGE.parent))
+        )
     assert bad == []
+
+
+def test_the_yaml_rule_catches_unsafe_loaders() -> None:
+    """The rule is not vacuous: an unsafe Loader, a loader class not derived from SafeLoader and
+    an unknown yaml function are each reported."""
+    snippet = (
+        "import yaml\n"
+        "class L(yaml.Loader):\n    pass\n"
+        "yaml.load(t, Loader=yaml.UnsafeLoader)\n"
+        "yaml.load(t, Loader=L)\n"
+        "yaml.full_load(t)\n"
+    )
+    bad = _unsafe_yaml_uses(ast.parse(snippet), "x.py")
+    assert any("Loader=yaml.UnsafeLoader" in b for b in bad)
+    assert any("Loader=L" in b for b in bad)
+    assert any("yaml.full_load" in b for b in bad) and any("yaml.Loader" in b for b in bad)
 
 
 # ------------------------------------------------------------------------ python tags refused
