@@ -13,7 +13,7 @@ float noise of 1e-6 per pass reaches ~1e-4 at the end (see test_restore_parity.p
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -31,22 +31,14 @@ TOL = 1e-5
 TRAJECTORY_TOL = 1e-3
 
 
-def _fill_like_official(net: torch.nn.Module, seed: int) -> str:
-    """The fixture recipe (as make.py and test_restore_parity.py): one CPU generator, weights
-    drawn in state_dict order."""
-    g = torch.Generator().manual_seed(seed)
-    h = hashlib.sha256()
-    with torch.no_grad():
-        for name, p in net.state_dict().items():
-            noise = torch.randn(p.shape, generator=g)
-            if name.endswith(("norm.weight", ".g", "norm1.weight", "norm2.weight", "norm3.weight")):
-                p.copy_(1 + 0.1 * noise)
-            elif p.dim() >= 2:
-                p.copy_(noise / p[0].numel() ** 0.5)
-            else:
-                p.copy_(0.05 * noise)
-            h.update(p.contiguous().numpy().tobytes())
-    return h.hexdigest()
+# The fixture recipe is the restore fixtures' one (tests/test_restore_parity.py), loaded from
+# that file rather than written twice (tests are not a package: pyiqa ships a `tests`).
+_spec = importlib.util.spec_from_file_location(
+    "_restore_parity", Path(__file__).with_name("test_restore_parity.py")
+)
+_restore_parity = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_restore_parity)
+_fill_like_official = _restore_parity._fill_like_official
 
 
 @pytest.fixture(scope="module")
