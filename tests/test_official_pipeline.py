@@ -8,6 +8,7 @@ uint8 comparison mostly checks the saturation pattern (see docs/models.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -49,9 +50,28 @@ def _make_module():
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> dict:
+def inputs() -> dict[str, dict[str, np.ndarray]]:
+    """The four GT crops and their noisy LQ, rebuilt from the CBSD68 mirror as make.py made them
+    (CBSD68 content is not committed) and checked against the digests make.py recorded."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (data / "CBSD68").is_dir():
+        pytest.skip(f"real upstream mirror not present at {data} (the inputs are CBSD68 crops)")
+    mk = _make_module()
+    out = {}
+    for stem, gt in mk.photos(data):
+        lq = mk.noisy(stem, gt)
+        for name, img in (("gt", gt), ("lq", lq)):
+            digest = hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
+            assert digest == REC["images"][stem][f"{name}_pixels_sha256"], (stem, name)
+        out[stem] = {"GT": gt, "LQ": lq}
+    assert sorted(out) == STEMS
+    return out
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, inputs) -> dict:
     """The fixture's DA-CLIP and UNet regenerated in uirbench (sha256-checked), saved as a
-    uirbench restoration checkpoint, and a built val root of the stored LQ/GT photos."""
+    uirbench restoration checkpoint, and a built val root of the rebuilt LQ/GT crops."""
     mk = _make_module()
     tmp = tmp_path_factory.mktemp("official")
     torch.manual_seed(0)
@@ -81,7 +101,7 @@ def setup(tmp_path_factory) -> dict:
     for stem in STEMS:
         lq_rel, gt_rel = pair_relpaths("val", task, stem)
         for rel, sub in ((lq_rel, "LQ"), (gt_rel, "GT")):
-            write_png(root / rel, read_image(FIX / sub / f"{stem}.png"))
+            write_png(root / rel, inputs[stem][sub])
         h, w = REC["images"][stem]["size"]
         rows.append(
             {"key": sample_key("val", task, stem), "split": "val", "task": task.id, "stem": stem,
@@ -101,11 +121,11 @@ def test_photos_are_portrait_and_landscape_not_multiples_of_8():
     assert all(h % 8 and w % 8 for h, w in sizes)
 
 
-def test_daclip_embeddings_equal_the_official_ones(setup) -> None:
+def test_daclip_embeddings_equal_the_official_ones(setup, inputs) -> None:
     ctx = build_daclip_context({"config": str(setup["tmp"] / "daclip_config.json"),
                                 "weights": str(setup["tmp"] / "daclip.pt")})  # fmt: skip
     for stem in STEMS:
-        lq = to_tensor(read_image(FIX / "LQ" / f"{stem}.png"))
+        lq = to_tensor(inputs[stem]["LQ"])
         content, degradation = ctx.encode(lq)
         want = REC["images"][stem]
         torch.testing.assert_close(
