@@ -191,11 +191,19 @@ def test_evaluate_results_on_a_full_disk_keep_all_four_previous_files(
     run(**kw, tasks="noisy")
     before = _bytes(out)
     assert set(before) == {"per_image.csv", "per_task.csv", "per_task.md", "results.json"}
-    # a second evaluation (other tasks): room for its per-image CSV only
+    # a second evaluation (other tasks): room for its per-image CSV only (no resume journal, so
+    # the result files are the only writes)
     room = len(before["per_image.csv"]) * 2 + 10
     with full_disk(out, free=room), _no_space(r"per_task\.csv"):
-        run(**kw, tasks="noisy,jpeg")
+        run(**kw, tasks="noisy,jpeg", resume=False)
     assert _bytes(out) == before  # not one new file next to three old ones
+    assert not cli.temporaries(out)
+    # with the resume journal, no room at all: the journal is named, the results kept
+    with full_disk(out, free=0), _no_space(r"\.evaluate-journal\.jsonl"):
+        run(**kw, tasks="noisy,jpeg")
+    after = _bytes(out)
+    after.pop(".evaluate-journal.jsonl", None)  # what it kept is the resume state
+    assert after == before
     assert not cli.temporaries(out)
 
 
@@ -210,10 +218,11 @@ def test_leaderboard_export_and_plot_on_a_full_disk(tmp_path, val_root, full_dis
     plot([res / "results.json"], out)
     before = _bytes(out)
     assert {"leaderboard_psnr.md", "radar_psnr.png", "radar_psnr.svg"} <= set(before)
+    # (a demo-root result beside the paper's rows needs allow_mixed: it is flagged there)
     with full_disk(out, free=0), _no_space(r"leaderboard_psnr\.md"):
-        export([res / "results.json"], out, fmt="md", include_paper=True)
+        export([res / "results.json"], out, fmt="md", include_paper=True, allow_mixed=True)
     with full_disk(out, free=2000), _no_space(r"radar_psnr\.png"):  # part of a chart fits
-        plot([res / "results.json"], out, include_paper=True)
+        plot([res / "results.json"], out, include_paper=True, allow_mixed=True)
     assert _bytes(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".uirbench-tmp-")]
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from uirbench.io import full_disk_is_an_error
+
 JOURNAL_NAME = ".evaluate-journal.jsonl"
 
 
@@ -62,6 +64,12 @@ class Journal:
         fid_gt: np.ndarray | None = None,
     ) -> None:
         """One scored image, flushed and fsynced so a kill right after keeps it."""
+        with full_disk_is_an_error(self.path):  # a full disk names the journal, one line
+            self._append(record, fid_out, fid_gt)
+
+    def _append(
+        self, record: dict[str, Any], fid_out: np.ndarray | None, fid_gt: np.ndarray | None
+    ) -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
