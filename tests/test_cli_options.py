@@ -4,7 +4,6 @@ so an option the CLI forgets to pass on fails."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 from pathlib import Path
@@ -20,8 +19,7 @@ from uirbench.data.build import build
 from uirbench.data.index import read_index
 from uirbench.io import read_image, write_png
 from uirbench.models.registry import build_restorer
-from uirbench.restore import build_network, load_model_config, restore_paths
-from uirbench.train.checkpoint import save_checkpoint
+from uirbench.restore import restore_paths
 
 _here = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("_evalfix", _here / "test_evaluate_outputs.py")
@@ -94,22 +92,10 @@ def test_build_data_from_passes_val_fraction_and_seed(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def irsde_weights(tmp_path_factory) -> str:
-    """A random-weight, smaller irsde_tiny as a uirbench checkpoint (its config travels in the
-    meta). One torch thread: on a loaded 2-core machine two threads were 10x slower."""
+def irsde_weights(tiny_irsde_checkpoint) -> str:
+    """One torch thread: on a loaded 2-core machine two threads were 10x slower."""
     torch.set_num_threads(1)
-    torch.manual_seed(3)
-    cfg = copy.deepcopy(load_model_config("irsde_tiny"))
-    cfg["net"].update(nf=8, ch_mult=[1, 2])  # 51k parameters, 4 steps: seconds on one core
-    cfg["sde"]["T"] = 4
-    net = build_network(cfg)
-    with torch.no_grad():
-        for p in net.parameters():  # the zero-initialised output layer too: a non-trivial net
-            p.add_(torch.randn_like(p) * 0.05)
-    stem = tmp_path_factory.mktemp("w") / "irsde_tiny"
-    tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
-    save_checkpoint(stem, tensors, {"model_config": cfg})
-    return str(stem.with_suffix(".safetensors"))
+    return tiny_irsde_checkpoint
 
 
 def test_restore_passes_sampling_and_seed(tmp_path, irsde_weights):

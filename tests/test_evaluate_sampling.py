@@ -4,7 +4,6 @@ same per-image PSNR alone, in batches, and in a run over another task subset."""
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import pytest
 import torch
 
 from uirbench.evaluate.runner import run
-from uirbench.restore import build_network, load_model_config
-from uirbench.train.checkpoint import save_checkpoint
 
 _here = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("_evalfix", _here / "test_evaluate_outputs.py")
@@ -30,23 +27,10 @@ PSNR_TOL = 1e-3
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    """A random-weight, smaller irsde_tiny as a uirbench checkpoint (its config travels in the
-    meta). One torch thread: on a loaded 2-core machine two threads were 10x slower."""
+def weights(tiny_irsde_checkpoint) -> str:
+    """One torch thread: on a loaded 2-core machine two threads were 10x slower."""
     torch.set_num_threads(1)
-    torch.manual_seed(3)
-    cfg = copy.deepcopy(load_model_config("irsde_tiny"))
-    cfg["net"].update(nf=8, ch_mult=[1, 2])  # 51k parameters, 4 steps: seconds on one core
-    cfg["sde"]["T"] = 4
-    net = build_network(cfg)
-    with torch.no_grad():
-        for p in net.parameters():  # the zero-initialised output layer too: a non-trivial net
-            p.add_(torch.randn_like(p) * 0.05)
-    stem = tmp_path_factory.mktemp("w") / "irsde_tiny"
-    save_checkpoint(
-        stem, {f"net.{k}": v for k, v in net.state_dict().items()}, {"model_config": cfg}
-    )
-    return str(stem.with_suffix(".safetensors"))
+    return tiny_irsde_checkpoint
 
 
 def _psnr(out: Path, **kw) -> dict[str, float]:

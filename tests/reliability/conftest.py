@@ -200,3 +200,24 @@ def full_disk():
             yield disk
 
     return arm
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch, capsys) -> Callable[..., tuple[int, str]]:
+    """Run ``uirbench ARGS`` in this process: (exit status, stdout + stderr); a traceback in
+    the output fails the test."""
+    from uirbench.cli.app import main
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["uirbench", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert "Traceback" not in text, text[-3000:]
+        return code, text
+
+    return run

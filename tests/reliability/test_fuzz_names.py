@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from uirbench.cli.app import main
 from uirbench.cli.console import shown
 from uirbench.io import write_png
 
@@ -79,20 +77,6 @@ def _names() -> list[str]:
 NAMES = _names()
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """Run ``uirbench ARGS`` in this process; (exit status, stdout + stderr)."""
-    monkeypatch.setattr(sys, "argv", ["uirbench", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text, text[-3000:]
-    return code, text
-
-
 def _missing(names: list[str], text: str) -> list[str]:
     return [n for n in names if shown(n) not in text]
 
@@ -107,17 +91,15 @@ def photos(tmp_path_factory) -> Path:
     return folder
 
 
-def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, monkeypatch, capsys):
+def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, cli_in_process):
     assert len(NAMES) >= 200
     root = tmp_path / "root"
-    code, text = _cli(
-        monkeypatch,
-        capsys,
+    code, text = cli_in_process(
         *("build-data", "--from", str(photos), "--root", str(root), "--tasks", "noisy"),
         *("--splits", "val", "--workers", "1"),
     )
     assert code == 0, text[-3000:]
-    code, text = _cli(monkeypatch, capsys, "verify", str(root))
+    code, text = cli_in_process("verify", str(root))
     assert code == 0, text[-3000:]
 
     # verify lists every file the index does not name: each name printed whole
@@ -127,7 +109,7 @@ def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, monke
     for name in NAMES:  # a "/" in a name (as in "[/]") makes it a path: folders under LQ/
         (layout / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(photos / name, layout / name)
-    code, text = _cli(monkeypatch, capsys, "verify", str(root))
+    code, text = cli_in_process("verify", str(root))
     assert code == 1
     assert _missing(NAMES, text) == []
     for name in NAMES:
@@ -138,7 +120,7 @@ def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, monke
     # restore prints "input -> output" per image
     restored = tmp_path / "r"
     args = ("restore", str(photos), "--model", "identity", "--out", str(restored))
-    code, text = _cli(monkeypatch, capsys, *args)
+    code, text = cli_in_process(*args)
     assert code == 0, text[-3000:]
     assert _missing(NAMES, text) == []
     assert all((restored / name).is_file() for name in NAMES)  # under the same names
@@ -154,9 +136,7 @@ def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, monke
         batch = ["≠" + n.replace("/", "|") for n in originals]
         for name, original in zip(batch, originals, strict=True):
             shutil.copy(photos / original, outs / name)
-        code, text = _cli(
-            monkeypatch,
-            capsys,
+        code, text = cli_in_process(
             *("evaluate", "--root", str(root), "--outputs", str(outs), "--out"),
             *(str(tmp_path / "res"), "--metrics", "psnr", "--workers", "0"),
         )
@@ -165,14 +145,12 @@ def test_names_through_build_verify_restore_and_evaluate(photos, tmp_path, monke
 
 
 @pytest.mark.parametrize("name", NAMES[:: len(NAMES) // 22], ids=lambda n: f"{len(n)}")
-def test_build_from_names_an_unreadable_file_whole(name, tmp_path, monkeypatch, capsys):
+def test_build_from_names_an_unreadable_file_whole(name, tmp_path, cli_in_process):
     """An empty image under a hostile name: refused, the name printed unaltered."""
     src = tmp_path / "src"
     (src / name).parent.mkdir(parents=True)
     (src / name).write_bytes(b"")
-    code, text = _cli(
-        monkeypatch,
-        capsys,
+    code, text = cli_in_process(
         *("build-data", "--from", str(src), "--root", str(tmp_path / "root"), "--tasks", "noisy"),
         *("--splits", "val", "--workers", "1"),
     )

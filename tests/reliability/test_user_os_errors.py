@@ -6,28 +6,13 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from uirbench.cli.app import main
 from uirbench.io import write_png
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["uirbench", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    text = out.out + out.err
-    assert "Traceback" not in text, text[-3000:]
-    return code, text
 
 
 def _evaluate(root: Path, out: Path) -> list[str]:
@@ -36,12 +21,12 @@ def _evaluate(root: Path, out: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["under-a-file", "name-too-long"])
-def test_an_out_folder_that_cannot_exist_is_named(demo_root, tmp_path, monkeypatch, capsys, kind):
+def test_an_out_folder_that_cannot_exist_is_named(demo_root, tmp_path, kind, cli_in_process):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     out = blocker / "out" if kind == "under-a-file" else tmp_path / ("o" * 300)
     for args in (_evaluate(demo_root, out), ["leaderboard", "export", "--out", str(out)]):
-        code, text = _cli(monkeypatch, capsys, *args)
+        code, text = cli_in_process(*args)
         assert code == 2, text
         assert f"cannot create the folder {out}" in text, text
         assert len(text.strip().splitlines()) == 1, text
@@ -57,7 +42,7 @@ def test_an_out_folder_that_cannot_exist_is_named(demo_root, tmp_path, monkeypat
     ],
 )
 def test_evaluate_names_a_write_error_after_scoring(
-    demo_root, tmp_path, monkeypatch, capsys, where, err, says
+    demo_root, tmp_path, monkeypatch, where, err, says, cli_in_process
 ):
     """The error comes after all the computing (the result files are written last): one line
     naming the result file, nothing half-written."""
@@ -78,22 +63,20 @@ def test_evaluate_names_a_write_error_after_scoring(
         monkeypatch.setattr(os, "replace", failing_replace)
     else:
         monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
-    code, text = _cli(monkeypatch, capsys, *_evaluate(demo_root, out))
+    code, text = cli_in_process(*_evaluate(demo_root, out))
     assert code == 2, text
     assert says in text and str(out) in text, text
     assert not (out / "results.json").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".uirbench-tmp-")]
 
 
-def test_a_photo_too_wide_for_jpeg_is_named(tmp_path, monkeypatch, capsys):
+def test_a_photo_too_wide_for_jpeg_is_named(tmp_path, cli_in_process):
     """A 66,000 px panorama in --from: the jpeg task cannot encode it (libjpeg's limit); the
     error names the photo and the fix (it was a RuntimeError traceback)."""
     src = tmp_path / "photos"
     rng = np.random.default_rng(0)
     write_png(src / "panorama.png", rng.integers(0, 256, (8, 66000, 3), dtype=np.uint8))
-    code, text = _cli(
-        monkeypatch,
-        capsys,
+    code, text = cli_in_process(
         *("build-data", "--from", str(src), "--root", str(tmp_path / "root")),
         *("--tasks", "jpeg", "--splits", "val", "--workers", "1"),
     )
