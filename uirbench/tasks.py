@@ -12,6 +12,9 @@ A *task file* (``--tasks-file my_tasks.yaml``) adds tasks of the user's own, or 
         synth:                     # a chain of seeded synthesis operators, applied in order
           - {op: motion_blur}
           - {op: rain_streaks, params: {}}
+      - id: my-derain              # or an upstream paired layout instead of a chain:
+        text: rainy
+        pairs: {lq: real/rainy, gt: real/clean}   # name-matched; relative to the task file
 
 Task files are read by :mod:`uirbench.data.task_file` (it validates the operators, which live in
 the data layer). A root built with a task file keeps a copy as ``<root>/tasks.yaml``, and every
@@ -46,6 +49,11 @@ class Task:
     text: str | None = None  # degradation text; None: the official folder name
     # (operator, params) steps for synthesis from clean photos; None: the built-in operator
     synth: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] | None = field(default=None)
+    # (split, LQ folder, GT folder) of an upstream paired layout, absolute; split "" means the
+    # pairs are split into train/val by a seeded hash of their names. None: not a paired task.
+    pairs: tuple[tuple[str, str, str], ...] | None = field(default=None)
+    # where the task was defined ("my_tasks.yaml:7"), for errors found later (at build time)
+    origin: str | None = field(default=None, compare=False)
 
     @property
     def index(self) -> int:

@@ -29,9 +29,9 @@ def build_data(
     tasks_file: Path | None = typer.Option(
         None,
         "--tasks-file",
-        help="YAML file of your own tasks (e.g. a composite blur+rain), added to the ten or "
-        "replacing them; the root keeps a copy and every later command uses it. Format: "
-        "docs/tasks.md.",
+        help="YAML file of your own tasks (e.g. a composite blur+rain, or your own paired LQ/GT "
+        "folders), added to the ten or replacing them; the root keeps a copy and every later "
+        "command uses it. Format: docs/tasks.md.",
     ),
     splits: str = typer.Option("train,val", help="Comma-separated splits."),
     seed: int = typer.Option(0, help="Global seed; each pair's seed derives from it."),

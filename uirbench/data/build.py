@@ -28,7 +28,7 @@ from uirbench.data import jobs as jobs_mod
 from uirbench.data.index import read_index, records, to_table, write_index
 from uirbench.data.jobs import PairJob
 from uirbench.data.layout import INDEX_NAME, SPLITS, STATE_DIR
-from uirbench.data.plan import Plan, plan_demo, plan_folder
+from uirbench.data.plan import Plan, plan_demo, plan_folder, plan_pairs
 from uirbench.data.shards import DEFAULT_MAXCOUNT, write_shards
 from uirbench.data.task_file import (
     ROOT_TASKS_FILE,
@@ -89,6 +89,23 @@ def make_plan(
     val_fraction: float = 0.2,
     download_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Plan:
+    paired = [t for t in tasks if t.pairs is not None]
+    if paired:  # a task file's paired layouts: planned alike whatever makes the other tasks
+        plan = plan_pairs(paired, splits, seed, val_fraction)
+        rest = [t for t in tasks if t.pairs is None]
+        if preset is None and from_dir is None:
+            if not rest:
+                return plan
+            raise UirbenchError(
+                f"tasks {', '.join(t.id for t in rest)} are synthesised or come from a preset: "
+                f"give --preset or --from DIR for them, or build only the paired tasks with "
+                f"--tasks {','.join(t.id for t in paired)}"
+            )
+        other = make_plan(
+            preset, from_dir, rest, splits, seed, raw_root, mirror, val_fraction, download_progress
+        )
+        other.jobs += plan.jobs
+        return other
     if (preset is None) == (from_dir is None):
         raise UirbenchError(f"give exactly one of --preset ({', '.join(PRESETS)}) or --from DIR")
     if from_dir is not None:

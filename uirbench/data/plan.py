@@ -1,4 +1,5 @@
-"""Turn a preset (demo, uir10) or a folder of clean photos into the list of pair jobs to build."""
+"""Turn a preset (demo, uir10), a folder of clean photos or a task file's paired layouts into the
+list of pair jobs to build."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import yaml
+from PIL import Image, UnidentifiedImageError
 
 from uirbench.data.jobs import PairJob
 from uirbench.data.synth import DEFAULT_OP_FOR_TASK, pair_seed
@@ -178,4 +180,117 @@ def plan_folder(
             plan.jobs.append(
                 _synth_job(split, task, stem, "from", rel.as_posix(), seed, gt_file=str(path))
             )
+    return plan
+
+
+def _paired_images(task: Task, side: str, folder: Path) -> dict[str, Path]:
+    """name (relative path without suffix) -> image file, every image below ``folder``."""
+    if not folder.is_dir():
+        raise UirbenchError(
+            f"{task.origin}: task {task.id!r}: the {side} folder {folder} does not exist "
+            "(relative folders are relative to the task file)"
+        )
+    out: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
+            continue
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        name = path.relative_to(folder).with_suffix("").as_posix()
+        if name in out:
+            raise UirbenchError(
+                f"{task.origin}: task {task.id!r}: {out[name]} and {path} have the same name; "
+                "pairs are matched by name, keep one"
+            )
+        out[name] = path
+    if not out:
+        raise UirbenchError(
+            f"{task.origin}: task {task.id!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in the "
+            f"{side} folder {folder}"
+        )
+    return out
+
+
+def _decoded_size(path: Path, task: Task) -> tuple[int, int]:
+    """(width, height) as :func:`uirbench.io.decode_image` will return it (EXIF rotations that
+    swap the sides included), from the header only: a mismatch is found before any work."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if im.getexif().get(0x0112) in (5, 6, 7, 8):
+                w, h = h, w
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UirbenchError(
+            f"{task.origin}: task {task.id!r}: cannot read {path} ({exc})"
+        ) from None
+    return w, h
+
+
+def plan_pairs(
+    tasks: Sequence[Task], splits: Sequence[str], seed: int, val_fraction: float
+) -> Plan:
+    """Tasks whose pairs come from an upstream paired layout (a task file's ``pairs``).
+
+    LQ and GT are matched by their path below the two folders without the suffix
+    (``a/001.jpg`` pairs with ``a/001.png``); an unmatched name, a missing folder or a pair whose
+    sides differ in size stops the build before any work, naming the task file's line. Files are
+    copied like the upstream pairs of the presets (8-bit RGB PNG bytes kept, anything else
+    decoded and written as PNG), so a rebuild is byte-identical. Without per-split folders the
+    pairs are split into train/val as ``--from`` splits photos (seeded hash of the name,
+    ``val_fraction``), so the split depends only on the seed and the names.
+    """
+    plan = Plan(jobs=[])
+    for task in tasks:
+        assert task.pairs is not None
+        for declared, lq_dir, gt_dir in task.pairs:
+            if declared and declared not in splits:
+                continue
+            lq = _paired_images(task, "lq", Path(lq_dir))
+            gt = _paired_images(task, "gt", Path(gt_dir))
+            unmatched = [f"LQ without GT: {lq[n]}" for n in sorted(set(lq) - set(gt))]
+            unmatched += [f"GT without LQ: {gt[n]}" for n in sorted(set(gt) - set(lq))]
+            if unmatched:
+                more = f" (and {len(unmatched) - 3} more)" if len(unmatched) > 3 else ""
+                raise UirbenchError(
+                    f"{task.origin}: task {task.id!r}: {len(unmatched)} unmatched file(s), pairs "
+                    f"are matched by name: {'; '.join(unmatched[:3])}{more}"
+                )
+            stems: dict[str, str] = {}
+            for name in sorted(gt):
+                stem = _stem_for(Path(name))
+                if stem in stems:
+                    raise UirbenchError(
+                        f"{task.origin}: task {task.id!r}: {gt[stems[stem]]} and {gt[name]} map "
+                        f"to the same stem {stem!r}; rename one"
+                    )
+                stems[stem] = name
+                lq_size, gt_size = _decoded_size(lq[name], task), _decoded_size(gt[name], task)
+                if lq_size != gt_size:
+                    raise UirbenchError(
+                        f"{task.origin}: task {task.id!r}: size mismatch, LQ {lq[name]} is "
+                        f"{lq_size[0]}x{lq_size[1]} but GT {gt[name]} is {gt_size[0]}x{gt_size[1]}"
+                    )
+            if declared:
+                split_of = dict.fromkeys(stems, declared)
+            else:
+                if len(splits) > 1 and val_fraction < 1.0 and len(stems) < 2:
+                    raise UirbenchError(
+                        f"{task.origin}: task {task.id!r}: {len(stems)} pair; a train and a val "
+                        "split need at least 2 (give pairs: {train: ..., val: ...}, or --splits)"
+                    )
+                split_of = _split_photos(Path(gt_dir), list(stems), splits, seed, val_fraction)
+            for stem, name in stems.items():
+                if split_of[stem] not in splits:
+                    continue
+                plan.jobs.append(
+                    PairJob(
+                        split=split_of[stem],
+                        task=task.id,
+                        stem=stem,
+                        source="pairs",
+                        source_image=gt[name].relative_to(gt_dir).as_posix(),
+                        gt_file=str(gt[name]),
+                        lq_file=str(lq[name]),
+                    )
+                )
     return plan

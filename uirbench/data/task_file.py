@@ -2,13 +2,17 @@
 
 The format is described in :mod:`uirbench.tasks`. A task's ``synth`` chain is checked here,
 against the operators and their parameters, so a typo stops the command before any work with
-an error that names the file and line.
+an error that names the file and line. A task's ``pairs`` (an upstream paired layout) are only
+resolved to absolute folders here; whether they exist and match is checked when build-data plans
+them (:func:`uirbench.data.plan.plan_pairs`), since every later command re-reads the root's copy
+of the task file and must not need the user's source folders any more.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +31,7 @@ _ROW_KEYS = {
     "folder",
     "text",
     "synth",
+    "pairs",
     "train_source",
     "train_count",
     "test_source",
@@ -85,6 +90,34 @@ def _synth_steps(path: Path, row: dict[str, Any], known_ops: Sequence[str]) -> t
     return tuple(out)
 
 
+_PAIR_SPLITS = ("train", "val")
+
+
+def _pair_dirs(path: Path, row: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """``pairs: {lq: DIR, gt: DIR}`` (split by a seeded hash at build time) or
+    ``pairs: {train: {lq, gt}, val: {lq, gt}}`` -> ((split, lq, gt), ...), folders made absolute
+    (relative ones are relative to the task file, so the root's copy still finds them)."""
+    spec, line, tid = row["pairs"], row["__line__"], row["id"]
+    usage = "pairs is {lq: DIR, gt: DIR}, or {train: {lq: DIR, gt: DIR}, val: {lq: DIR, gt: DIR}}"
+
+    def one(d: Any, split: str) -> tuple[str, str, str]:
+        keys = set(d) - {"__line__"} if isinstance(d, dict) else set()
+        if keys != {"lq", "gt"} or not all(isinstance(d[k], str) and d[k] for k in keys):
+            sub_line = d.get("__line__", line) if isinstance(d, dict) else line
+            raise _fail(path, sub_line, f"task {tid!r}: {usage}")
+        lq, gt = (
+            os.path.normpath(path.parent.absolute() / Path(d[k]).expanduser()) for k in ("lq", "gt")
+        )
+        return split, lq, gt
+
+    if not isinstance(spec, dict):
+        raise _fail(path, line, f"task {tid!r}: {usage}")
+    keys = set(spec) - {"__line__"}
+    if keys <= set(_PAIR_SPLITS) and keys:
+        return tuple(one(spec[s], s) for s in _PAIR_SPLITS if s in spec)
+    return (one(spec, ""),)
+
+
 def load_task_file(path: str | Path) -> tuple[Task, ...]:
     """Read a task file (see the module docstring); every error names the file and line."""
     path = Path(path)
@@ -123,12 +156,18 @@ def load_task_file(path: str | Path) -> tuple[Task, ...]:
         taken = {t.id for t in tasks} | {t.folder for t in tasks}
         if tid in taken or (folder != tid and folder in taken):
             raise _fail(path, line, f"task {tid!r} (folder {folder!r}) is already defined")
-        if "synth" not in row:
-            raise _fail(path, line, f"task {tid!r}: give 'synth' (a chain of operators)")
-        steps = _synth_steps(path, row, list(OPS))
+        if ("synth" in row) == ("pairs" in row):
+            raise _fail(
+                path,
+                line,
+                f"task {tid!r}: give 'synth' (a chain of operators) or 'pairs' ({{lq: DIR, gt: "
+                "DIR}, an upstream paired layout), one of the two",
+            )
+        steps = _synth_steps(path, row, list(OPS)) if "synth" in row else None
+        pairs = _pair_dirs(path, row) if "pairs" in row else None
         text = row.get("text")
         if text is None:
-            text = ", ".join(default_step_text(op) for op, _ in steps)
+            text = ", ".join(default_step_text(op) for op, _ in steps) if steps else folder
         tasks.append(
             Task(
                 id=tid,
@@ -139,6 +178,8 @@ def load_task_file(path: str | Path) -> tuple[Task, ...]:
                 test_count=int(row.get("test_count", 0)),
                 text=str(text),
                 synth=steps,
+                pairs=pairs,
+                origin=f"{path}:{line}",
             )
         )
     if not tasks:
@@ -153,7 +194,11 @@ def dump_task_file(tasks: Sequence[Task]) -> str:
     rows = []
     for t in own:
         row: dict[str, Any] = {"id": t.id, "folder": t.folder, "text": t.degradation}
-        row["synth"] = [{"op": op, "params": dict(p)} for op, p in (t.synth or ())]
+        if t.pairs is not None:
+            dirs = {split: {"lq": lq, "gt": gt} for split, lq, gt in t.pairs}
+            row["pairs"] = dirs.get("", dirs)
+        else:
+            row["synth"] = [{"op": op, "params": dict(p)} for op, p in (t.synth or ())]
         rows.append(row)
     return yaml.safe_dump({"include_builtin": builtin, "tasks": rows}, sort_keys=False)
 
