@@ -35,6 +35,7 @@ OPS: dict[str, Op] = {
     "shadow": physical.shadow,
     "snow": physical.snow,
     "wild": wild.wild_degrade,
+    "gaussian_blur": wild.gaussian_blur,
 }
 
 # Operators whose LQ does not compress (i.i.d. noise of sigma 50 on 8 bits): their PNGs are

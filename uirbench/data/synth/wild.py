@@ -526,6 +526,52 @@ def random_degrade_bgr(
     return np.clip((img * 255.0).round(), 0, 255) / 255.0, deg
 
 
+def gaussian_blur_bgr(
+    img: np.ndarray,
+    draws: Draws,
+    kernel_size: int = 21,
+    sigma_range: tuple[float, float] = (0.6, 5.0),
+) -> tuple[np.ndarray, float]:
+    """The official Gaussian blur, ``deg_util.degrade(img, 'blur', kernel_size)``: an isotropic
+    Gaussian kernel from ``random_mixed_kernels(['iso'], [1], kernel_size)`` (sigma uniform in
+    its default range 0.6-5), applied with ``cv2.filter2D``. Returns the image and the sigma."""
+    draws.py.choices(["iso"], [1])  # the family draw random_mixed_kernels makes, even of one
+    sigma = float(draws.np.uniform(sigma_range[0], sigma_range[1]))
+    q = _mahalanobis2(kernel_size, _inverse_covariance(sigma, sigma, 0.0, True))
+    kernel = _with_kernel_noise(np.exp(-0.5 * q), draws, None)
+    return cv2.filter2D(img, -1, kernel), sigma
+
+
+def gaussian_blur(
+    gt: np.ndarray,
+    rng: np.random.Generator,
+    kernel_size: int = 21,
+    sigma_range: tuple[float, float] = (0.6, 5.0),
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Synthesis operator (``OPS['gaussian_blur']``): the "Gaussian blur" of the official
+    DA-CLIP-mix composites (README: Gaussian blur + face inpainting, Gaussian blur + rainy).
+
+    The official mix data code is not published; this is the repository's own Gaussian blur
+    (:func:`gaussian_blur_bgr`) at ``random_mixed_kernels``' default kernel size 21, on the BGR
+    float32 image as ``util.read_img`` gives it, rounded back to 8 bits.
+    """
+    if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
+        raise UirbenchError(
+            f"gaussian_blur: kernel_size must be a positive odd integer, got {kernel_size!r}"
+        )
+    low, high = (float(v) for v in sigma_range)
+    if not 0 < low < high:
+        raise UirbenchError(
+            "gaussian_blur: sigma_range must be (low, high) with 0 < low < high, got "
+            f"{sigma_range!r}"
+        )
+    draws = Draws.from_generator(rng)
+    bgr = np.ascontiguousarray(gt[:, :, ::-1]).astype(np.float32) / 255.0
+    out, sigma = gaussian_blur_bgr(bgr, draws, int(kernel_size), (low, high))
+    lq = np.clip((out * 255.0).round(), 0, 255).astype(np.uint8)[:, :, ::-1]
+    return np.ascontiguousarray(lq), {"kernel_size": int(kernel_size), "sigma": sigma}
+
+
 def wild_text(deg_list: list[str]) -> str:
     """The DA-CLIP degradation text for a wild pair: the distinct names, in order applied."""
     return ", ".join(dict.fromkeys(deg_list)) or "clean"
