@@ -33,6 +33,10 @@ EXPECTED_SOURCES = {
     "ots",
     # cdd11 (OneRestore's CDD-11)
     "onerestore_cdd11",
+    # wild (Wild-IR: LSDIR with the official random_degrade and its PSF banks)
+    "lsdir",
+    "lsdir_val",
+    "daclip_psf",
 }
 # Sources with no URL uirbench can fetch (RESIDE hosts no stable file links; WED ships a .rar):
 # their artifacts have only the manual instructions.
@@ -59,6 +63,8 @@ def test_known_checksums_are_pinned() -> None:
     for name, n in (("cbsd68", 68), ("live1", 29), ("repaint_thin_masks", 100)):
         arts = m.load_source(name).artifacts
         assert len(arts) == n and all(a.sha256 and a.size for a in arts)
+    psf = m.load_source("daclip_psf").artifacts[0]  # computed from the official commit c2cc141
+    assert psf.sha256 == "b1b256bf26eaa0939da10b3e8a7f38685364f67d3eae11bff67ed5a0b59fac8a"
     live1 = m.load_source("live1").artifacts[0]
     assert live1.locations[0].url.endswith(f"/LIVE1_color/{Path(live1.path).name}")
 

@@ -20,6 +20,9 @@ def build_data(
         "aio3: the AirNet/PromptIR three-task setting (CBSD68 sigma 15/25/50, Rain100L, SOTS "
         "outdoor; its own five tasks; docs/benchmarks.md). aio5: IDR's five tasks (adds GoPro, "
         "LOL; sigma 25). cdd11: OneRestore's eleven composite degradations. "
+        "daclip-mix: the ten plus the official mix composites (Gaussian blur + inpainting, "
+        "Gaussian blur + rain) on the uir10 sources. wild: LSDIR degraded by the official "
+        "random_degrade, seeded (Wild-IR). "
         "daclip-val: the official validation zip, the paper's exact test pairs (--splits val).",
     ),
     from_dir: Path | None = typer.Option(

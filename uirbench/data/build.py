@@ -41,11 +41,11 @@ from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_fil
 from uirbench.lock import folder_lock, remove_part_locks
 from uirbench.tasks import Task, all_tasks, parse_tasks, using
 
-PRESETS = ("demo", "uir10", "aio3", "aio5", "cdd11", "daclip-val")
+PRESETS = ("demo", "uir10", "aio3", "aio5", "cdd11", "daclip-mix", "wild", "daclip-val")
 # Presets built from a benchmark manifest (uirbench/manifests/<name>.yaml). A setting other than
 # uir10 names its own task set (the manifest's ``tasks_file``), which the root keeps like a
 # user's --tasks-file: its tasks are the default --tasks and every later command's tasks.
-BENCHMARK_PRESETS = ("uir10", "aio3", "aio5", "cdd11")
+BENCHMARK_PRESETS = ("uir10", "aio3", "aio5", "cdd11", "daclip-mix", "wild")
 
 
 @dataclass

@@ -38,6 +38,7 @@ class PairJob:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     mask_bank: str | None = None  # name of a mask bank in the context (inpainting)
+    psf_bank: str | None = None  # name of measured-PSF banks in the context (the wild op)
     png: str = "compressed"  # how PNGs this job encodes are written: see PNG_MODES
 
     @property
@@ -56,6 +57,8 @@ class PairJob:
         spec.pop("lq_file")
         if spec["png"] == "compressed":  # the default: fingerprints from before the option hold
             spec.pop("png")
+        if spec["psf_bank"] is None:  # likewise for the PSF banks
+            spec.pop("psf_bank")
         blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -66,8 +69,9 @@ class PairJob:
 # (q10 JPEG LQ 199 -> 464 KB, clean 288 -> 464 KB). Upstream 8-bit RGB PNGs are copied as they are.
 PNG_MODES = ("compressed", "stored")
 
-# Per-process shared inputs: {"photos": {id: HxWx3 uint8}, "masks": {bank: (masks, ids)}}.
-_CONTEXT: dict[str, Any] = {"photos": {}, "masks": {}}
+# Per-process shared inputs: {"photos": {id: HxWx3 uint8}, "masks": {bank: (masks, ids)},
+# "psf": {bank: PsfBanks}}.
+_CONTEXT: dict[str, Any] = {"photos": {}, "masks": {}, "psf": {}}
 
 
 def init_worker(context: dict[str, Any]) -> None:
@@ -130,8 +134,20 @@ def _run(job: PairJob, root: str, gt: np.ndarray, gt_data: bytes, gt_sha: str) -
         if job.mask_bank is not None:
             masks, ids = _CONTEXT["masks"][job.mask_bank]
             extra = {"masks": masks, "mask_ids": ids}
+        if job.psf_bank is not None:
+            extra["banks"] = _CONTEXT["psf"][job.psf_bank]
+        # An upstream LQ with a synthesis: a composite on real pairs (blur on Rain100H's rainy
+        # image, daclip-mix): the operator degrades the LQ further, the GT stays clean.
+        base = gt
+        if job.lq_file is not None:
+            _, base = _read_source(job.lq_file)
+            if base.shape != gt.shape:
+                raise UirbenchError(
+                    f"size mismatch in pair {job.key}: LQ {job.lq_file} is {base.shape[1]}x"
+                    f"{base.shape[0]}, GT {job.gt_file} is {gt.shape[1]}x{gt.shape[0]}"
+                )
         try:
-            lq, used = apply(job.synth, gt, job.seed, **job.params, **extra)
+            lq, used = apply(job.synth, base, job.seed, **job.params, **extra)
         except UirbenchError as exc:  # name the photo: the message alone says only its size
             raise UirbenchError(f"{job.gt_file or job.source_image} ({job.key}): {exc}") from None
         lq_data = encode_png(lq, stored=job.stored_png or job.synth in INCOMPRESSIBLE_OPS)

@@ -29,7 +29,7 @@ import yaml
 from uirbench import paths
 from uirbench.errors import UirbenchError
 
-BENCHMARK_NAMES = ("uir10", "aio3", "aio5", "cdd11")
+BENCHMARK_NAMES = ("uir10", "aio3", "aio5", "cdd11", "daclip-mix", "wild")
 _NOT_SOURCES = {"demo", *BENCHMARK_NAMES}
 
 
@@ -189,14 +189,21 @@ def _read_yaml(path: Path) -> Any:
         raise ManifestError(f"{path}: not valid YAML: {exc}") from None
 
 
+def _fill(key: str, value: Any, path: str, name: str) -> Any:
+    """A ``file_locations`` template value for one artifact: ``{path}``/``{name}`` in a URL or
+    in a Hub file name (a Hub repository of many same-shaped files, e.g. LSDIR's shards)."""
+    if key == "url":
+        return value.format(path=path, name=name)
+    if key == "hf" and isinstance(value.get("file"), str):
+        return {**value, "file": value["file"].format(path=path, name=name)}
+    return value
+
+
 def _artifact(a: dict[str, Any], templates: list[dict[str, Any]]) -> Artifact:
     locs = a.get("locations")
     if not locs:
         name = PurePosixPath(a["path"]).name
-        locs = [
-            {k: (v.format(path=a["path"], name=name) if k == "url" else v) for k, v in t.items()}
-            for t in templates
-        ]
+        locs = [{k: _fill(k, v, a["path"], name) for k, v in t.items()} for t in templates]
     return Artifact(
         path=a["path"],
         kind=a.get("kind", "file"),
@@ -263,6 +270,11 @@ def load_benchmark(
     path = d / f"{name}.yaml"
     data = _read_yaml(path)
     validate(data, "benchmark", path)
+    if "extends" in data:  # e.g. daclip-mix: uir10's ten, then its own composites
+        if data["extends"] == name:
+            raise ManifestError(f"{path}: key 'extends' names the manifest itself")
+        base = load_benchmark(data["extends"], directory)
+        data = {**data, "tasks": {**base["tasks"], **data["tasks"]}}
     known = set(list_sources(d))
     for task, splits in data["tasks"].items():
         for split, spec in splits.items():

@@ -30,7 +30,7 @@ class Plan:
     """Jobs plus the shared inputs their workers need (see :data:`uirbench.data.jobs._CONTEXT`)."""
 
     jobs: list[PairJob]
-    context: dict[str, Any] = field(default_factory=lambda: {"photos": {}, "masks": {}})
+    context: dict[str, Any] = field(default_factory=lambda: {"photos": {}, "masks": {}, "psf": {}})
 
 
 def _synth_job(

@@ -15,6 +15,7 @@ from uirbench.data.jobs import PairJob
 from uirbench.data.plan import Plan
 from uirbench.data.synth import pair_seed
 from uirbench.data.synth.masks import load_mask_files
+from uirbench.data.synth.wild import PsfBanks, load_psf_pickle
 from uirbench.errors import UirbenchError
 from uirbench.tasks import Task
 
@@ -53,6 +54,13 @@ def plan_uir10(
             if sp.masks:
                 bank = f"{task.id}/{split}"
                 plan.context["masks"][bank] = load_mask_files(sp.masks)
+            psf = None
+            if sp.psf is not None:
+                psf = sp.psf[0]
+                if psf not in plan.context["psf"]:
+                    plan.context["psf"][psf] = load_psf_banks(sp.psf[1])
+            # an upstream LQ is used as it is, or (synth input: lq) degraded further
+            with_lq = not sp.synth or sp.synth_input == "lq"
             for source, pair in sp.pairs:
                 plan.jobs.append(
                     PairJob(
@@ -62,14 +70,23 @@ def plan_uir10(
                         source=source,
                         source_image=pair.source_image,
                         gt_file=str(pair.gt),
-                        lq_file=str(pair.lq) if pair.lq else None,
+                        lq_file=str(pair.lq) if pair.lq and with_lq else None,
                         synth=sp.synth or "paired",
                         params=sp.params,
                         seed=pair_seed(seed, split, task.id, pair.stem) if sp.synth else 0,
                         mask_bank=bank,
+                        psf_bank=psf,
                     )
                 )
     return plan
+
+
+def load_psf_banks(folder: Path) -> PsfBanks:
+    """The official measured PSFs of the wild degradation from a fetched source folder:
+    ``psf.pkl`` (motion) and ``ucdpsf.pkl`` (under-display camera), numpy arrays only."""
+    return PsfBanks(
+        motion=load_psf_pickle(folder / "psf.pkl"), udc=load_psf_pickle(folder / "ucdpsf.pkl")
+    )
 
 
 def plan_daclip_val(

@@ -1,4 +1,4 @@
-"""Adapters for GT-only sources (the LQ is synthesised): DIV2K, Flickr2K, LIVE1, CBSD68."""
+"""Adapters for GT-only sources (the LQ is synthesised): DIV2K, Flickr2K, LIVE1, CBSD68, LSDIR."""
 
 from __future__ import annotations
 
@@ -65,3 +65,36 @@ def cbsd68(src_dir: Path, split: str) -> list[SourcePair]:
     _only(split, "val", "cbsd68")
     root = one_dir(_with_images(src_dir, "CBSD68"), "CBSD68 folder of PNGs", src_dir)
     return gt_only(images_in(root), src_dir)
+
+
+@register("lsdir")
+def lsdir(src_dir: Path, split: str) -> list[SourcePair]:
+    """LSDIR HR: train ``shard-NN/<0001000 ...>/<0000001>.png`` (numbered folders of 1000), val
+    ``val1/HR/val/<0000001>.png`` (``val1/X2`` etc. hold LR copies and are not read). File names
+    are unique across the training folders; stems are ``lsdir-<name>`` / ``lsdir-val-<name>``."""
+    if split == "val":
+        found = [d for d in find_dirs(src_dir, "val") if d.parent.name.lower() == "hr"]
+        root = one_dir([d for d in found if images_in(d)], "LSDIR val1/HR/val folder", src_dir)
+        return gt_only(images_in(root), src_dir, stem_of=lambda p: f"lsdir-val-{p.stem}")
+    folders = sorted(
+        d
+        for d in src_dir.rglob("*")
+        if d.is_dir() and len(d.name) == 7 and d.name.isdigit() and "val1" not in d.parts
+    )
+    files = [p for d in folders for p in images_in(d)]
+    if not files:
+        raise UirbenchError(
+            f"{src_dir}: no LSDIR training images (numbered folders 0001000 ... of PNGs); is "
+            "every shard-NN.tar.gz extracted there? (see docs/datasets.md)"
+        )
+    return gt_only(files, src_dir, stem_of=lambda p: f"lsdir-{p.stem}")
+
+
+@register("psf_banks")
+def psf_banks(src_dir: Path, split: str) -> list[SourcePair]:
+    """The official PSF banks are not images: a benchmark names them as a synthesis's
+    ``psf_bank`` (loaded by :func:`uirbench.data.uir10.load_psf_banks`), never as a source."""
+    raise UirbenchError(
+        f"{src_dir}: the PSF banks are not a source of pairs; name them as the wild synthesis's "
+        "psf_bank in the benchmark manifest"
+    )

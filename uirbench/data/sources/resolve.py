@@ -31,6 +31,9 @@ class SplitPairs:
     synth: str | None = None  # op name, None for real paired data
     params: dict[str, Any] = field(default_factory=dict)  # op keyword arguments
     masks: list[Path] = field(default_factory=list)  # inpainting mask files, when mask_bank is set
+    # (source name, folder) of measured PSF banks (psf.pkl, ucdpsf.pkl), when psf_bank is set
+    psf: tuple[str, Path] | None = None
+    synth_input: str = "gt"  # what the synthesis degrades: the GT, or the source's own LQ
     expected_count: int | None = None  # the paper's count (a check, not a limit)
 
 
@@ -86,6 +89,24 @@ def benchmark_pairs(
             progress=progress,
         )
         masks = list_masks(bank_dir)
+    psf = None
+    psf_bank = params.pop("psf_bank", None)
+    if psf_bank:
+        psf_dir = ensure_source(
+            psf_bank,
+            raw_root,
+            mirror,
+            manifests=manifests,
+            allow_download=allow_download,
+            progress=progress,
+        )
+        psf = (psf_bank, psf_dir)
+    synth_input = synth.get("input", "gt") if synth else "gt"
+    if synth_input == "lq" and any(p.lq is None for _, p in pairs):
+        raise UirbenchError(
+            f"benchmark {benchmark!r} {task_id}/{split}: synth input 'lq' needs paired sources "
+            "(a source here has no LQ)"
+        )
     return SplitPairs(
         task=task_id,
         split=split,
@@ -93,5 +114,7 @@ def benchmark_pairs(
         synth=synth["op"] if synth else None,
         params=params,
         masks=masks,
+        psf=psf,
+        synth_input=synth_input,
         expected_count=spec.get("count"),
     )
