@@ -354,3 +354,74 @@ def test_channel_shuffle_permutes_the_channels_of_the_same_crop(root):
             assert sorted(order) == [0, 1, 2]
             orders.add(tuple(order))
     assert len(orders) > 1
+
+
+def _micro_step(model, with_content: bool) -> dict[str, torch.Tensor]:
+    """One training loss backward on the micro model; the gradients by parameter name."""
+    torch.manual_seed(1)
+    images = torch.randn(4, 3, 32, 32)
+    text = torch.nn.functional.normalize(torch.randn(4, 32), dim=-1)
+    model.zero_grad(set_to_none=True)
+    res = model(images, content=with_content)
+    scale = res["logit_scale"]
+    loss = td.daclip_loss(None, None, res["image_degra_features"], text.flip(0), scale,
+                          torch.arange(4), content_weight=0.0)["loss"]  # fmt: skip
+    if with_content:  # what training computed before: the content term with weight 0
+        loss = 0.0 * td.contrastive_loss(res["image_features"], text, scale, None) + loss
+    loss.backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_without_content_loss_the_gradients_are_bit_identical_and_zero_layers_get_zero():
+    """The trainer skips the content encoder when content_weight is 0 (twice as fast); this is
+    only allowed because every gradient is then exactly what the full computation gives."""
+    from uirbench.models.daclip import build_daclip
+
+    torch.manual_seed(0)
+    model = build_daclip(MICRO)
+    model.lock_clip()
+    with torch.no_grad():  # make the zero layers non-zero, so the content path is really used
+        for p in model.visual_control.transformer.zero_modules.parameters():
+            p.normal_(0, 0.1)
+    full = _micro_step(model, with_content=True)
+    skip = _micro_step(model, with_content=False)
+    zero = {n for n in full if ".zero_modules." in n}
+    assert zero and all(not full[n].any() for n in zero)
+    assert set(skip) == set(full) - zero
+    assert all(torch.equal(skip[n], full[n]) for n in skip)
+    # the loss itself: no content features needed, none reported
+    res = model(torch.randn(2, 3, 32, 32), content=False)
+    assert res["image_features"] is None
+    out = td.daclip_loss(None, None, res["image_degra_features"], res["image_degra_features"],
+                         res["logit_scale"], torch.arange(2), content_weight=0.0)  # fmt: skip
+    assert set(out) == {"degradation", "loss"}
+    with pytest.raises(ValueError, match="content features"):
+        td.daclip_loss(None, None, res["image_degra_features"], res["image_degra_features"],
+                       res["logit_scale"], torch.arange(2), content_weight=0.5)  # fmt: skip
+
+
+def test_optimizer_state_saved_with_trainable_zero_layers_resumes_without_them():
+    """Runs saved before the zero layers were frozen (content_weight 0) still resume: their
+    optimizer state is re-indexed by parameter name, every other moment kept exactly."""
+    from uirbench.models.daclip import build_daclip
+
+    torch.manual_seed(0)
+    model = build_daclip(MICRO)
+    model.lock_clip()
+    cfg = {"optim": {"lr": 1e-3, "betas": [0.9, 0.98], "eps": 1e-6, "weight_decay": 0.05,
+                     "fused": False}}  # fmt: skip
+    old = td.make_optimizer(model, cfg, torch.device("cpu"))  # zero layers trainable
+    _micro_step(model, with_content=True)
+    old.step()
+    names = [n for g in td._group_names(model) for n in g]
+    old_state = old.state_dict()
+    model.visual_control.transformer.zero_modules.requires_grad_(False)
+    new = td.make_optimizer(model, cfg, torch.device("cpu"))
+    new.load_state_dict(td._without_zero_modules(old_state, model))
+    params = dict(model.named_parameters())
+    new_names = [n for g in td._group_names(model) for n in g]
+    assert len(new_names) < len(names) and not any(".zero_modules." in n for n in new_names)
+    by_param = {p: s for p, s in old.state.items()}
+    for n in new_names:
+        for key, value in new.state[params[n]].items():
+            assert torch.equal(value, by_param[params[n]][key]), (n, key)

@@ -186,16 +186,22 @@ class DaCLIP(nn.Module):
         return self.clip.encode_text(text, normalize=normalize)
 
     def forward(
-        self, image: torch.Tensor | None = None, text: torch.Tensor | None = None
+        self,
+        image: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
+        content: bool = True,
     ) -> dict[str, torch.Tensor | None]:
         """Official output dict; ``text`` is caption and degradation tokens concatenated on the
-        last dimension (the official data layout)."""
+        last dimension (the official data layout). ``content=False`` skips the content encoder
+        (``image_features`` is None): a trainer without the content loss needs only the
+        controller's degradation embedding, and the frozen encoder is half the image cost."""
         caption, degradation = text.chunk(2, dim=-1) if text is not None else (None, None)
-        img, img_deg = (
-            self.encode_image(image, control=True, normalize=True)
-            if image is not None
-            else (None, None)
-        )
+        if image is None:
+            img, img_deg = None, None
+        elif content:
+            img, img_deg = self.encode_image(image, control=True, normalize=True)
+        else:
+            img, img_deg = None, F.normalize(self.encode_control(image)[0], dim=-1)
         return {
             "image_features": img,
             "text_features": self.encode_text(caption, True) if caption is not None else None,

@@ -142,7 +142,7 @@ def contrastive_loss(
 
 
 def daclip_loss(
-    content: torch.Tensor,
+    content: torch.Tensor | None,
     caption: torch.Tensor,
     degradation: torch.Tensor,
     degradation_text: torch.Tensor,
@@ -152,13 +152,18 @@ def daclip_loss(
     content_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """{"contrastive": content-caption loss, "degradation": degradation loss, "loss":
-    content_weight * contrastive + degradation}."""
+    content_weight * contrastive + degradation}. With ``content_weight`` 0 the content features
+    may be None (not computed) and the result has no "contrastive" entry."""
     if kind not in LOSSES:
         raise UirbenchError(f"loss must be one of {', '.join(LOSSES)}, got {kind!r}")
-    clip = contrastive_loss(content, caption, scale, None)
     degra = contrastive_loss(
         degradation, degradation_text, scale, classes if kind == "class-aware" else None
     )
+    if content_weight == 0:
+        return {"degradation": degra, "loss": degra}
+    if content is None:
+        raise ValueError("content features are needed when content_weight is not 0")
+    clip = contrastive_loss(content, caption, scale, None)
     return {"contrastive": clip, "degradation": degra, "loss": content_weight * clip + degra}
 
 
@@ -353,16 +358,41 @@ def pool_patches(features: torch.Tensor, k: int) -> torch.Tensor:
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """open_clip's split: no decay on 1-d tensors (gains, biases, embeddings' class token),
     norms and ``logit_scale``."""
-    decay, no_decay = [], []
+    params = dict(model.named_parameters())
+    no_decay, decay = _group_names(model)
+    return [
+        {"params": [params[n] for n in no_decay], "weight_decay": 0.0},
+        {"params": [params[n] for n in decay], "weight_decay": weight_decay},
+    ]
+
+
+def _group_names(model: torch.nn.Module, also: str | None = None) -> tuple[list[str], list[str]]:
+    """Names of the trainable parameters in :func:`param_groups`' order (no decay, decay);
+    ``also``: a name fragment of frozen parameters to count as trainable."""
+    no_decay: list[str] = []
+    decay: list[str] = []
     for name, p in model.named_parameters():
-        if not p.requires_grad:
+        if not (p.requires_grad or (also and also in name)):
             continue
         exclude = p.ndim < 2 or "ln" in name or "bias" in name or "logit_scale" in name
-        (no_decay if exclude else decay).append(p)
-    return [
-        {"params": no_decay, "weight_decay": 0.0},
-        {"params": decay, "weight_decay": weight_decay},
-    ]
+        (no_decay if exclude else decay).append(name)
+    return no_decay, decay
+
+
+def _without_zero_modules(state: dict, model: torch.nn.Module) -> dict:
+    """An optimizer state saved while the zero-initialised connections trained (every run before
+    uirbench froze them when the content loss is off), re-indexed for the optimizer without
+    them. Their moments were all zero (their gradient was exactly zero), so nothing is lost."""
+    old = [n for group in _group_names(model, also=".zero_modules.") for n in group]
+    new = {n: i for i, n in enumerate(n for group in _group_names(model) for n in group)}
+    groups = [dict(g) for g in state["param_groups"]]
+    if sum(len(g["params"]) for g in groups) != len(old):
+        return state  # not that layout: load_state_dict reports the mismatch
+    index = dict(zip((i for g in groups for i in g["params"]), old, strict=True))
+    for g in groups:
+        g["params"] = [new[index[i]] for i in g["params"] if index[i] in new]
+    kept = {new[index[i]]: v for i, v in state["state"].items() if index[i] in new}
+    return {"state": kept, "param_groups": groups}
 
 
 def make_optimizer(model: torch.nn.Module, cfg: dict, device: torch.device) -> torch.optim.AdamW:
@@ -448,6 +478,14 @@ def _train(recipe: dict, log: Any = print) -> dict:
     total_steps = steps_per_epoch * int(t_cfg["epochs"])
     stop = min(total_steps, int(t_cfg["max_steps"] or total_steps))
 
+    # Without the content loss only the controller's degradation embedding is used: the frozen
+    # content encoder is not run (half the image FLOPs) and the zero-initialised connections into
+    # it, whose gradient is then exactly zero, are frozen (DDP needs every trainable parameter
+    # used; AdamW keeps no state for them). The trained weights are bit-identical to computing
+    # the content loss with weight 0; the checkpoint's optimizer state lacks the zero layers.
+    with_content = float(t_cfg["content_weight"]) != 0
+    if not with_content:
+        model.visual_control.transformer.zero_modules.requires_grad_(False)
     optimizer = make_optimizer(model, cfg, device)
     start = 0
     if resume:
@@ -458,7 +496,10 @@ def _train(recipe: dict, log: Any = print) -> dict:
             k for k in missing.missing_keys if not k.startswith("visual.")
         ]:
             raise UirbenchError(f"{ckpt_stem} does not match this recipe's model")
-        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        opt_state = unflatten_optimizer(tensors, meta["optimizer"])
+        if not with_content:
+            opt_state = _without_zero_modules(opt_state, model)
+        optimizer.load_state_dict(opt_state)
         start = int(meta["step"])
         if meta.get("global_batch") != G:
             raise UirbenchError(
@@ -516,8 +557,12 @@ def _train(recipe: dict, log: Any = print) -> dict:
         order = epoch_order(n, epoch, seed)[b * G : (b + 1) * G]
         images = images.to(device, non_blocking=True)
         with autocast():
-            res = net(images)
-        content = ddp.gather_features(pool_patches(res["image_features"].float(), K), env)
+            res = net(images, content=with_content)
+        content = (
+            ddp.gather_features(pool_patches(res["image_features"].float(), K), env)
+            if with_content
+            else None
+        )
         degradation = ddp.gather_features(pool_patches(res["image_degra_features"].float(), K), env)
         loss = daclip_loss(
             content,
