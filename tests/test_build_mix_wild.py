@@ -23,8 +23,10 @@ import skimage.data
 import yaml
 
 from uirbench.data.build import build
+from uirbench.data.captions_csv import caption_table
 from uirbench.data.index import read_index
 from uirbench.data.manifest import load_benchmark
+from uirbench.data.shardset import ShardSet
 from uirbench.data.synth import apply, wild
 from uirbench.data.synth.masks import load_mask_files
 from uirbench.data.task_file import tasks_for_root
@@ -210,3 +212,15 @@ def test_wild_preset_builds_lsdir_with_seeded_random_degrade(wild_home, tmp_path
         assert set(params["degradations"]) <= set(wild.DEGRADATION_NAMES)
         texts.add(params["text"])
     assert len(texts) > 1  # the draws differ per pair, and so do the texts
+    # the DA-CLIP text of each pair (shards' deg.txt, which train daclip reads, and the official
+    # caption CSV) is its own multi-label text; the class is the one task's
+    for split in ("train", "val"):
+        shards = ShardSet(a, split)
+        for i, key in enumerate(shards.keys()):
+            row = index[index.key == key].iloc[0]
+            assert shards.text(i, "deg.txt") == json.loads(row.params)["text"]
+            assert shards.text(i, "cls") == "0"
+    with using(tasks_for_root(a)):
+        table = caption_table(a, index.assign(caption="a cat"), "val")
+    val = index[index.split == "val"].sort_values("stem")
+    assert list(table.title) == [f"a cat: {json.loads(p)['text']}" for p in val.params]

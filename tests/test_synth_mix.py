@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from uirbench.data.synth import apply, wild
+from uirbench.data.synth import apply, pair_degradation_text, wild
 from uirbench.errors import UirbenchError
+from uirbench.tasks import Task
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = json.loads((FIXTURES / "gaussian_blur" / "cases.json").read_text())["cases"]
@@ -53,3 +54,22 @@ def test_bad_parameters_are_named(params, message):
     gt = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(UirbenchError, match=f"gaussian_blur: .*{message}"):
         apply("gaussian_blur", gt, 0, **params)
+
+
+def test_pair_text_is_what_the_draw_applied_else_the_task_text():
+    task = Task(id="t", folder="t", text="low-light, hazy")
+    assert pair_degradation_text(task, None) == "low-light, hazy"
+    assert pair_degradation_text(task, '{"sigma": 50.0}') == "low-light, hazy"
+    assert pair_degradation_text(task, {"text": "blur, jpeg block"}) == "blur, jpeg block"
+    # a chain with a wild step: the steps' texts in order (a plain step: its operator's text)
+    steps = [{"op": "low_light"}, {"op": "wild", "text": "blur, noise"}, {"op": "gaussian_blur"}]
+    assert (
+        pair_degradation_text(task, json.dumps({"steps": steps}))
+        == "low-light, blur, noise, gaussian blur"
+    )
+    nothing = [{"op": "wild", "text": "clean"}]
+    assert pair_degradation_text(task, {"steps": nothing}) == "clean"
+    # a chain of plain steps keeps the task's own text (a user's text wins)
+    assert pair_degradation_text(task, {"steps": [{"op": "low_light"}, {"op": "haze"}]}) == (
+        "low-light, hazy"
+    )

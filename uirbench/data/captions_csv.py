@@ -18,6 +18,7 @@ import pandas as pd
 
 from uirbench.caption.text import make_title, split_title
 from uirbench.data.layout import SPLITS
+from uirbench.data.synth import pair_degradation_text
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_text
 from uirbench.tasks import get_task
@@ -44,8 +45,8 @@ def caption_table(root: str | Path, index: pd.DataFrame, split: str, paths: str 
     base = Path(root).resolve()
     filepath = [str(base / p) if paths == "absolute" else p for p in order["lq_path"].astype(str)]
     title = [
-        make_title(c, get_task(t).degradation)
-        for c, t in zip(order["caption"], order["task"], strict=True)
+        make_title(c, pair_degradation_text(get_task(t), p))
+        for c, t, p in zip(order["caption"], order["task"], order["params"], strict=True)
     ]
     return pd.DataFrame({"filepath": filepath, "title": title})
 

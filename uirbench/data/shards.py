@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from uirbench.data.layout import SHARDS_DIR, SPLITS
+from uirbench.data.synth import pair_degradation_text
 from uirbench.data.trust import read_pair_file, remember_hash
 from uirbench.io import atomic_path, atomic_write_text
 from uirbench.tasks import get_task
@@ -54,7 +55,7 @@ def sample_fields(root: Path, row: dict[str, Any], check: bool = True) -> dict[s
     fields = {
         "lq.png": lq,
         "gt.png": gt,
-        "deg.txt": task.degradation.encode(),
+        "deg.txt": pair_degradation_text(task, meta.get("params")).encode(),
         "cls": str(task.index).encode(),
         "json": json.dumps(meta, sort_keys=True, default=int).encode(),
     }

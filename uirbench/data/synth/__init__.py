@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from uirbench.data.synth import exact, physical, wild
-from uirbench.tasks import TASKS
+from uirbench.tasks import TASKS, Task
 
 Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
@@ -97,6 +98,30 @@ def default_step_text(op: str) -> str:
     """``motion_blur`` -> ``motion-blurry`` (its task's text); others: the name in words."""
     by_id = {t.id: t for t in TASKS}
     return by_id[_STEP_TEXT[op]].degradation if op in _STEP_TEXT else op.replace("_", " ")
+
+
+def pair_degradation_text(task: Task, params: str | dict[str, Any] | None) -> str:
+    """The DA-CLIP degradation text of one pair: what its synthesis says it applied, else its
+    task's text.
+
+    An operator whose draw decides the degradations (``wild``: random_degrade) records them as
+    ``params.text`` (``"blur, noise, jpeg block"``), and that per-pair multi-label text is what
+    the official wild DA-CLIP trained on; inside a chain, the steps' texts are listed in order
+    (a step without its own text gives its operator's task text). Every other pair has its
+    task's text (a composite task's lists each degradation already). Classification still uses
+    one text per task (:mod:`uirbench.evaluate.classify`).
+    """
+    used = json.loads(params) if isinstance(params, str) and params else (params or {})
+    if isinstance(used.get("text"), str):
+        return used["text"]
+    steps = used.get("steps")
+    if isinstance(steps, list) and any(isinstance(s.get("text"), str) for s in steps):
+        parts: list[str] = []
+        for step in steps:
+            text = step.get("text") if isinstance(step.get("text"), str) else None
+            parts += text.split(", ") if text is not None else [default_step_text(step["op"])]
+        return ", ".join(dict.fromkeys(p for p in parts if p != "clean")) or "clean"
+    return task.degradation
 
 
 def chain(
