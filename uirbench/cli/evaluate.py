@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.console import holding_out_lock, literal
-from uirbench.cli.options import DEVICE_HELP, WORKERS_HELP, resolve_device, resolve_workers
+from uirbench.cli.options import (
+    DEVICE_HELP,
+    TASKS_FILE_HELP,
+    WORKERS_HELP,
+    resolve_device,
+    resolve_workers,
+    tasks_file_in_force,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -89,7 +96,10 @@ def evaluate(
         help="Comma list, e.g. psnr,ssim,lpips,fid,ssim-pyiqa or any pyiqa name "
         "(default: the profile's).",
     ),
-    tasks: str | None = typer.Option(None, help="Comma list of task ids (default: all ten)."),
+    tasks: str | None = typer.Option(
+        None, help="Comma list of task ids (default: all: the ten, or the task file's)."
+    ),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=TASKS_FILE_HELP),
     name: str | None = typer.Option(None, help="Method name in tables (default: model/folder)."),
     device: str = typer.Option("auto", help="For the model and pyiqa metrics: " + DEVICE_HELP),
     batch_size: int = typer.Option(8, help="Images per device batch."),
@@ -157,35 +167,36 @@ def evaluate(
     if profile is None:
         profile = setting_profile(preset) if preset else "daclip"
     prof = get_profile(profile).with_overrides(crop_border=crop_border, y_channel=y_channel)
-    res = run(
-        root=root,
-        gt=gt,
-        task=task,
-        out=out,
-        model=model,
-        outputs=outputs,
-        weights=weights,
-        profile=prof,
-        metrics=metrics,
-        tasks=tasks,
-        device=resolve_device(device),
-        batch_size=batch_size,
-        workers=resolve_workers(workers) - 1,  # DataLoader processes besides this one
-        save_images=save_images,
-        name=name,
-        feature_cache=feature_cache,
-        seed=seed,
-        steps=steps,
-        resume=resume,
-        limit_per_task=limit_per_task,
-        random_init=random_init,
-        daclip=daclip,
-        daclip_config=daclip_config,
-        progress=True,
-        log=lambda msg: err.print(f"[yellow]{escape(msg)}[/]", highlight=False),
-        setting=preset,
-        follow_symlinks=follow_symlinks,
-    )
+    with tasks_file_in_force(tasks_file, root):
+        res = run(
+            root=root,
+            gt=gt,
+            task=task,
+            out=out,
+            model=model,
+            outputs=outputs,
+            weights=weights,
+            profile=prof,
+            metrics=metrics,
+            tasks=tasks,
+            device=resolve_device(device),
+            batch_size=batch_size,
+            workers=resolve_workers(workers) - 1,  # DataLoader processes besides this one
+            save_images=save_images,
+            name=name,
+            feature_cache=feature_cache,
+            seed=seed,
+            steps=steps,
+            resume=resume,
+            limit_per_task=limit_per_task,
+            random_init=random_init,
+            daclip=daclip,
+            daclip_config=daclip_config,
+            progress=True,
+            log=lambda msg: err.print(f"[yellow]{escape(msg)}[/]", highlight=False),
+            setting=preset,
+            follow_symlinks=follow_symlinks,
+        )
     con = Console(soft_wrap=True, emoji=False)
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:

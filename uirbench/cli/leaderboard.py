@@ -8,6 +8,7 @@ import typer
 
 from uirbench.cli.console import holding_out_lock
 from uirbench.cli.groups import leaderboard_app
+from uirbench.cli.options import TASKS_FILE_HELP, tasks_file_in_force
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +42,7 @@ def export(
         "columns, its published rows (with a Reference column per row), results of "
         "`evaluate --preset aio3` (default: the DA-CLIP ten tasks).",
     ),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=TASKS_FILE_HELP),
 ) -> None:
     """One table per metric: methods x ten tasks + Average; flags inconsistent averages.
 
@@ -53,17 +55,18 @@ def export(
 
     from uirbench.report.leaderboard import export as do_export
 
-    written = do_export(
-        results=results or [],
-        out=out,
-        fmt=fmt,
-        include_paper=include_paper,
-        metrics=metrics,
-        source=source,
-        manifests=manifests,
-        allow_mixed=allow_mixed,
-        setting=setting,
-    )
+    with tasks_file_in_force(tasks_file):
+        written = do_export(
+            results=results or [],
+            out=out,
+            fmt=fmt,
+            include_paper=include_paper,
+            metrics=metrics,
+            source=source,
+            manifests=manifests,
+            allow_mixed=allow_mixed,
+            setting=setting,
+        )
     con = Console(soft_wrap=True, emoji=False)
     for p in written:
         con.print(f"wrote {p}", highlight=False, markup=False)
@@ -80,24 +83,27 @@ def plot(
     allow_mixed: bool = typer.Option(
         False, help="With --include-paper, accept flagged results (labelled with a dagger)."
     ),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=TASKS_FILE_HELP),
 ) -> None:
     """Radar chart per metric over the ten tasks (outward is better), PNG and SVG.
 
     Examples:
       uirbench leaderboard plot runs/eval --include-paper --metrics psnr,ssim
+      uirbench leaderboard plot results/mine11 --tasks-file my_tasks.yaml --metrics psnr
     """
     from rich.console import Console
 
     from uirbench.report.leaderboard import plot as do_plot
 
-    written = do_plot(
-        results=results or [],
-        out=out,
-        include_paper=include_paper,
-        metrics=metrics,
-        methods=methods,
-        manifests=manifests,
-        allow_mixed=allow_mixed,
-    )
+    with tasks_file_in_force(tasks_file):
+        written = do_plot(
+            results=results or [],
+            out=out,
+            include_paper=include_paper,
+            metrics=metrics,
+            methods=methods,
+            manifests=manifests,
+            allow_mixed=allow_mixed,
+        )
     for p in written:
         Console(soft_wrap=True, emoji=False).print(f"wrote {p}", highlight=False, markup=False)

@@ -1,4 +1,4 @@
-"""Options that mean the same in every command: ``--device`` and ``--workers``.
+"""Options that mean the same in every command: ``--device``, ``--workers``, ``--tasks-file``.
 
 Why one place: evaluate defaulted to cpu while restore/classify/caption meant auto, and
 ``--workers 0`` meant "one per core" in build-data but "inline" in evaluate.
@@ -6,14 +6,45 @@ Why one place: evaluate defaulted to cpu while restore/classify/caption meant au
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 DEVICE_HELP = "auto (CUDA if available, else CPU), cpu, cuda or cuda:N."
 WORKERS_HELP = (
     "Processes doing the work, this one included: 1 = this process only, "
     "0 = one per CPU core (at most 8)."
 )
+
+
+TASKS_FILE_HELP = (
+    "Task file (docs/tasks.md) whose tasks, in its order, are the task set here: --gt folder "
+    "names and --tasks ids, table columns, radar axes. A root built with one brings its own."
+)
+
+
+@contextlib.contextmanager
+def tasks_file_in_force(tasks_file: Path | None, root: Path | None = None) -> Iterator[None]:
+    """Put ``--tasks-file`` in force for a command that may have no root (``evaluate --gt``,
+    ``leaderboard``); with a ``root``, the file must be the one the root was built with."""
+    if tasks_file is None:
+        yield
+        return
+    from uirbench.data.task_file import load_task_file, resolve_task_set, tasks_for_root
+    from uirbench.errors import UirbenchError
+    from uirbench.tasks import using
+
+    if root is not None:
+        resolve_task_set(root, tasks_file)  # refuses a root built with other tasks
+        if tasks_for_root(root) is None:
+            raise UirbenchError(
+                f"--tasks-file {tasks_file}: {root} was built with the ten built-in tasks; drop "
+                "--tasks-file (a root built with a task file brings its own)"
+            )
+    with using(load_task_file(tasks_file)):
+        yield
 
 
 def resolve_device(device: str) -> str:

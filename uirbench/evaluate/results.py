@@ -18,7 +18,7 @@ import pandas as pd
 
 from uirbench.evaluate.profiles import Profile
 from uirbench.io import atomic_write_files, sha256_file
-from uirbench.tasks import TASKS
+from uirbench.tasks import all_tasks
 
 MACRO = "Average (macro)"
 MICRO = "Average (micro)"
@@ -42,8 +42,9 @@ def per_task_table(
     """Tasks (paper order) x metrics, then the macro (mean of tasks) and micro (pooled) averages."""
     image_metrics = [m for m in metrics if m in per_image.columns]
     present = list(dict.fromkeys(per_image["task"]))
-    # Paper tasks in paper order, then `--gt` groups with other names in the order found.
-    paper = [t.id for t in TASKS]
+    # The tasks in force in their order (the paper's ten, or a task file's), then `--gt` groups
+    # with other names in the order found.
+    paper = [t.id for t in all_tasks()]
     order = [t for t in paper if t in present] + [t for t in present if t not in paper]
     g = per_image.groupby("task")
     table = g[image_metrics].mean().reindex(order)

@@ -17,7 +17,7 @@ from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import higher_is_better
 from uirbench.report import reference as ref
 from uirbench.report.tables import render
-from uirbench.tasks import TASKS
+from uirbench.tasks import TASKS, task_ids
 
 TASK_IDS = [t.id for t in TASKS]
 AVERAGE = "Average"
@@ -140,9 +140,9 @@ def _tolerance(texts: list[str]) -> float:
 
 
 def task_columns(long: pd.DataFrame, tasks: list[str] | None = None) -> list[str]:
-    """The setting's tasks (default: the ten in paper order), then other tasks (task files) in
-    the order found."""
-    base = list(tasks) if tasks is not None else TASK_IDS
+    """The setting's tasks (default: the task set in force, the ten in paper order unless a
+    --tasks-file says otherwise), then other tasks (task files) in the order found."""
+    base = list(tasks) if tasks is not None else list(task_ids())
     found = [t for t in dict.fromkeys(long["task"]) if t != "average"]
     return base + [t for t in found if t not in base]
 
@@ -158,7 +158,7 @@ def metric_table(
     ``tasks``: the setting's tasks (default: the ten); the Average check uses them. With
     ``tasks`` given, a ``Reference`` column says where each row's values were read.
     """
-    setting_tasks = list(tasks) if tasks is not None else TASK_IDS
+    setting_tasks = list(tasks) if tasks is not None else list(task_ids())
     n_tasks = len(setting_tasks)
     sub = long[long["metric"] == metric]
     if sub.empty:

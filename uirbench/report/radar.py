@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from uirbench.io import atomic_path
-from uirbench.tasks import TASK_IDS
+from uirbench.tasks import task_ids
 
 
 def _axis_scale(vals: np.ndarray, higher_better: bool) -> tuple[float, float]:
@@ -35,8 +35,10 @@ def _label(v: float) -> str:
 
 
 def _draw(ax, data: pd.DataFrame, metric: str, higher_better: bool, colors: dict) -> None:
-    # One axis per task: the ten (always, in paper order), then tasks of the user's (task files).
-    tasks = [*TASK_IDS, *(c for c in data.columns if c not in TASK_IDS)]
+    # One axis per task of the set in force (the ten in paper order, or a --tasks-file's, in its
+    # order), then any other task found in the results (a root built with a task file).
+    known = task_ids()
+    tasks = [*known, *(c for c in data.columns if c not in known)]
     n = len(tasks)
     angles = [2 * math.pi * i / n for i in range(n)]
     data = data.reindex(columns=tasks).astype(float)
