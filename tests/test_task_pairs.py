@@ -158,3 +158,18 @@ def test_pairs_spec_errors(tmp_path, row, message):
     path.write_text("tasks:\n  - id: x\n" + row)
     with pytest.raises(UirbenchError, match=message):
         load_task_file(path)
+
+
+def test_paired_and_synthesised_tasks_build_together_from_one_file(tmp_path):
+    base = _layout(tmp_path)
+    photos = base / "photos"
+    photos.mkdir()
+    for i, img in enumerate((skimage.data.coffee(), skimage.data.rocket())):
+        cv2.imwrite(str(photos / f"p{i}.png"), np.ascontiguousarray(img[:48, :56, ::-1]))
+    (base / "t.yaml").write_text(PAIRED + "  - id: my-blur\n    synth: [{op: gaussian_blur}]\n")
+    build(root=base / "r", from_dir=photos, tasks_file=base / "t.yaml", val_fraction=0.5)
+    index = read_index(base / "r")
+    assert index.groupby("task").size().to_dict() == {"my-blur": 2, "real-noise": 6}
+    assert set(index[index.task == "my-blur"].synth) == {"chain"}
+    assert set(index[index.task == "real-noise"].source) == {"pairs"}
+    assert verify(base / "r") == []
