@@ -94,7 +94,7 @@ def test_daclip_mix_composites_build_deterministically(mix_mirror, tmp_path, tre
         build(
             root=root,
             preset="daclip-mix",
-            tasks="blur-inpainting,blur-rainy",
+            tasks="rainy,blur-inpainting,blur-rainy",  # rainy and blur-rainy share their GTs
             splits="val",
             mirror=mix_mirror,
             raw_root=tmp_path / "raw",
@@ -103,7 +103,8 @@ def test_daclip_mix_composites_build_deterministically(mix_mirror, tmp_path, tre
     a = roots[0]
     assert verify(a) == [] and tree_hashes(a) == tree_hashes(roots[1])
     index = read_index(a)
-    assert index.groupby("task").size().to_dict() == {"blur-inpainting": 100, "blur-rainy": 3}
+    sizes = index.groupby("task").size().to_dict()
+    assert sizes == {"rainy": 3, "blur-inpainting": 100, "blur-rainy": 3}
     with using(tasks_for_root(a)):
         assert get_task("blur-rainy").index == 11
         assert get_task("blur-inpainting").degradation == "blurry, uncompleted"
@@ -118,6 +119,9 @@ def test_daclip_mix_composites_build_deterministically(mix_mirror, tmp_path, tre
         clean = test_set / f"no{r.stem}.png"
         assert (a / r.gt_path).read_bytes() == clean.read_bytes()
         assert json.loads(r.params)["kernel_size"] == 21
+        plain = index[(index.task == "rainy") & (index.stem == r.stem)].iloc[0]
+        assert (a / plain.lq_path).read_bytes() == upstream.read_bytes()  # uir10's pair as is
+        assert plain.gt_sha256 == r.gt_sha256
     # blur-inpainting: the face blurred, then a RePaint mask (white holes)
     masks = load_mask_files(sorted((raw / "repaint_thin_masks").rglob("*.png")))
     steps = [["gaussian_blur", {"kernel_size": 21}], ["inpaint_mask", {}]]
