@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from uirbench.demo import EVAL_STEPS, QUICK_EVAL_STEPS, RESTORE_MODELS
 from uirbench.tasks import TASK_IDS
 
 
@@ -17,8 +18,6 @@ def _per_task(demo: Any, model: str) -> dict[str, dict[str, float]]:
 
 
 def print_summary(demo: Any, console: Console) -> None:
-    from uirbench.demo import EVAL_STEPS, QUICK_EVAL_STEPS, RESTORE_MODELS
-
     models = ["identity", *RESTORE_MODELS]
     scores = {m: _per_task(demo, m) for m in models}
     table = Table(title="demo: PSNR (dB) on held-out val crops, profile daclip")

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from uirbench.errors import UirbenchError
+from uirbench.io import is_user_os_error, os_error_message
 
 LOCK_NAME = ".uirbench.lock"
 PART_LOCK_GLOB = "part-*.lock"
@@ -110,8 +111,6 @@ def _open_lock(path: Path) -> int:
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as exc:
-        from uirbench.io import os_error_message
-
         raise UirbenchError(os_error_message(exc, path, "create its lock file")) from None
 
 
@@ -166,8 +165,6 @@ def folder_lock(
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from uirbench.io import is_user_os_error, os_error_message
-
         if is_user_os_error(exc) or isinstance(exc, FileExistsError):
             raise UirbenchError(os_error_message(exc, folder, "create the folder")) from None
         raise

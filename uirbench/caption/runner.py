@@ -25,7 +25,8 @@ from uirbench.caption.cache import CacheWriter, read_cache
 from uirbench.caption.distributed import Dist
 from uirbench.caption.text import clean_caption
 from uirbench.data.index import read_index, write_index
-from uirbench.data.layout import resolve_inside
+from uirbench.data.layout import SHARDS_DIR, resolve_inside
+from uirbench.data.shards import write_shards
 from uirbench.data.task_file import with_root_tasks
 from uirbench.data.trust import check_pair_files
 from uirbench.errors import UirbenchError
@@ -122,6 +123,7 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
 
 def write_outputs(root: Path, index: pd.DataFrame, captions: dict[str, str], csv_paths: str):
     """Fill the caption column, rewrite index + shards, write both official CSVs."""
+    # a real cycle: captions_csv imports uirbench.caption.text, whose package imports this module
     from uirbench.data.captions_csv import write_caption_csvs
 
     missing = index.loc[~index["gt_sha256"].isin(captions.keys()), "key"]
@@ -141,18 +143,6 @@ def write_outputs(root: Path, index: pd.DataFrame, captions: dict[str, str], csv
 
 def write_shard_captions(root: Path, index: pd.DataFrame) -> list[str]:
     """Rewrite the shards from the captioned index (the data builder's writer adds ``txt``)."""
-    try:
-        from uirbench.data.shards import write_shards
-    except ImportError:
-        import warnings
-
-        warnings.warn(
-            "uirbench.data.shards is not available: shards were not rewritten with captions",
-            stacklevel=2,
-        )
-        return []
-    from uirbench.data.layout import SHARDS_DIR
-
     return [str(root / SHARDS_DIR / name) for name in write_shards(root, index)]
 
 

@@ -15,6 +15,7 @@ import sys
 import typer
 
 from uirbench import __version__
+from uirbench.cli.console import console, literal
 from uirbench.cli.groups import leaderboard_app, train_app
 from uirbench.errors import UirbenchError
 
@@ -129,13 +130,9 @@ def main() -> None:
     try:
         app()
     except Interrupted:
-        from uirbench.cli.console import console, literal
-
         console.print(f"[yellow]{literal(_interrupted())}[/]", highlight=False)
         sys.exit(130)
     except UirbenchError as exc:
-        from uirbench.cli.console import console, literal
-
         # soft_wrap: never break a line inside a path (rich hard-wraps at the terminal width)
         console.print(f"[bold red]error:[/] {literal(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -143,8 +140,6 @@ def main() -> None:
         message = missing_extra_message(exc)
         if message is None:
             raise
-        from uirbench.cli.console import console, literal
-
         console.print(f"[bold red]error:[/] {literal(message)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     finally:

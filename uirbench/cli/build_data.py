@@ -79,6 +79,7 @@ def build_data(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # lazy: the builder loads pandas, cv2 and scipy; not for `uirbench --help`
     from uirbench.data.build import build
 
     # One live display (rich allows one at a time): the pairs bar and one bar per download.
@@ -153,6 +154,7 @@ def verify(root: Path = typer.Argument(..., help="A built dataset root.")) -> No
     Examples:
       uirbench verify data/demo
     """
+    # lazy: verify loads pandas, cv2 and scipy; not for `uirbench --help`
     from uirbench.data.verify import verify as run_verify
 
     problems = run_verify(root)

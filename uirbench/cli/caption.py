@@ -54,6 +54,7 @@ def caption(
     """
     from rich.console import Console
 
+    # lazy: captioning loads pandas, pyarrow and cv2; not for `uirbench --help`
     from uirbench.caption import build_captioner, caption_root
     from uirbench.data.captions_csv import PATH_MODES
     from uirbench.data.index import read_index

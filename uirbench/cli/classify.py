@@ -57,6 +57,7 @@ def classify(
         TimeRemainingColumn,
     )
 
+    # lazy: classification loads torch; not for `uirbench --help`
     from uirbench.evaluate.classify import (
         classification_table,
         load_model,

@@ -50,6 +50,7 @@ def holding_out_lock(what: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # lazy: the lock imports uirbench.io (numpy, cv2); not for `uirbench --help`
             from uirbench.lock import folder_lock
 
             with folder_lock(kwargs["out"], what):

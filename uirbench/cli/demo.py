@@ -26,6 +26,7 @@ def demo(
       uirbench demo --out demo-out
       uirbench demo --out /tmp/demo --quick
     """
+    # lazy: the demo loads numpy, cv2 and then torch; not for `uirbench --help`
     from uirbench.demo import run_demo
     from uirbench.demo_summary import print_summary
 

@@ -15,6 +15,7 @@ from uirbench.cli.options import (
     resolve_workers,
     tasks_file_in_force,
 )
+from uirbench.errors import UirbenchError
 
 
 def register(app: typer.Typer) -> None:
@@ -157,6 +158,7 @@ def evaluate(
     from rich.console import Console
     from rich.markup import escape
 
+    # lazy: scoring loads pandas, cv2 and PIL; not for `uirbench --help`
     from uirbench.evaluate.profiles import get_profile
     from uirbench.evaluate.runner import run, setting_profile
 
@@ -207,7 +209,7 @@ def evaluate(
 def _no_reference(outputs, out, metrics, device, name, reference) -> None:
     from rich.console import Console
 
-    from uirbench.errors import UirbenchError
+    # lazy: scoring loads pandas, cv2 and PIL; not for `uirbench --help`
     from uirbench.evaluate.no_reference import score_no_reference
 
     if outputs is None or reference is not None:

@@ -33,6 +33,7 @@ def daclip(
 
       uirbench export daclip runs/daclip_vitb32/checkpoints/last.safetensors daclip_ViT-B-32.pt
     """
+    # lazy: export loads torch; not for `uirbench --help`
     from uirbench.models.export import export_daclip
 
     path = export_daclip(checkpoint, out, config)
@@ -51,6 +52,7 @@ def restore(
 
       uirbench export restore runs/irsde_daclip/checkpoints/last.safetensors universal-ir.pth
     """
+    # lazy: export loads torch; not for `uirbench --help`
     from uirbench.models.export import export_restoration
     from uirbench.weights import read_meta
 

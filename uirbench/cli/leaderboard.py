@@ -53,6 +53,7 @@ def export(
     """
     from rich.console import Console
 
+    # lazy: the leaderboard loads pandas; not for `uirbench --help`
     from uirbench.report.leaderboard import export as do_export
 
     with tasks_file_in_force(tasks_file):
@@ -93,6 +94,7 @@ def plot(
     """
     from rich.console import Console
 
+    # lazy: the leaderboard loads pandas; not for `uirbench --help`
     from uirbench.report.leaderboard import plot as do_plot
 
     with tasks_file_in_force(tasks_file):

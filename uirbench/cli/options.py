@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from uirbench.errors import UirbenchError
+
 DEVICE_HELP = "auto (CUDA if available, else CPU), cpu, cuda or cuda:N."
 WORKERS_HELP = (
     "Processes doing the work, this one included: 1 = this process only, "
@@ -61,7 +63,5 @@ def resolve_device(device: str) -> str:
 def resolve_workers(workers: int) -> int:
     """The number of processes ``--workers`` asks for (>= 1)."""
     if workers < 0:
-        from uirbench.errors import UirbenchError
-
         raise UirbenchError(f"--workers must be 0 (one per CPU core) or more, got {workers}")
     return workers or min(os.cpu_count() or 1, 8)

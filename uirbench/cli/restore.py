@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.console import shown
 from uirbench.cli.options import DEVICE_HELP, resolve_device
+from uirbench.errors import UirbenchError
 
 
 def register(app: typer.Typer) -> None:
@@ -80,8 +82,8 @@ def restore(
         TimeRemainingColumn,
     )
 
-    from uirbench.cli.console import shown
-    from uirbench.errors import UirbenchError
+    # lazy: restoration loads torch; not for `uirbench --help`
+    from uirbench.io import read_image
     from uirbench.models.registry import build_restorer
     from uirbench.restore import (
         check_inputs,
@@ -128,8 +130,6 @@ def restore(
         progress.reset(passes, total=n, description=f"{src.name} ({w}x{h})", visible=n > 1)
 
     def report(src: Path, dest: Path, degradation: list) -> None:
-        from uirbench.io import read_image
-
         h, w = read_image(dest).shape[:2]
         n = tile_grid(restorer, h, w)
         where = f"{n} tiles" if n > 1 else "whole image"

@@ -8,11 +8,10 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.console import console
+from uirbench.cli.groups import train_app
 
 
 def register(app: typer.Typer) -> None:
-    from uirbench.cli.groups import train_app
-
     train_app.command("daclip")(train_daclip)
 
 
@@ -37,6 +36,7 @@ def train_daclip(
       torchrun --nproc_per_node 4 -m uirbench train daclip --recipe daclip_vitb32
         root=datasets/universal
     """
+    # lazy: training loads torch and open_clip; not for `uirbench --help`
     from uirbench.train.daclip import load_daclip_recipe, train
 
     cfg = load_daclip_recipe(recipe, overrides or [])

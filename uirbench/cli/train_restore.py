@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.groups import train_app
+
 
 def register(app: typer.Typer) -> None:
-    from uirbench.cli.groups import train_app
-
     train_app.command("restore")(train_restore)
 
 
@@ -37,6 +37,7 @@ def train_restore(
     """
     from rich.console import Console
 
+    # lazy: training loads torch; not for `uirbench --help`
     from uirbench.train.restore import load_restore_recipe, train
 
     console = Console(soft_wrap=True, emoji=False)

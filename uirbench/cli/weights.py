@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import typer
 
+from uirbench.errors import UirbenchError
+
 weights_app = typer.Typer(
     help="Pretrained weights: `weights fetch lpips fid` (metrics) or a zoo model name.\n\n"
     "Example: uirbench weights fetch lpips fid",
@@ -20,10 +22,11 @@ def register(app: typer.Typer) -> None:
 
 def remotes_for(name: str) -> list:
     """The :class:`~uirbench.hub.Remote` files behind a metric or zoo model name."""
-    from uirbench.errors import UirbenchError
+    # lazy: zoo cards load yaml, numpy and cv2; not for `uirbench --help`
     from uirbench.models.zoo import card_names, zoo_card, zoo_remotes
 
     if name in METRIC_NAMES:
+        # lazy: metric options load numpy and cv2; not for `uirbench --help`
         from uirbench.evaluate.metrics.pyiqa_metric import explicit_options, required_weights
         from uirbench.evaluate.no_reference import PROFILE as NO_REFERENCE
         from uirbench.evaluate.profiles import get_profile
@@ -60,8 +63,8 @@ def fetch(
     """
     from rich.console import Console
 
+    # lazy: the downloader loads numpy and cv2; not for `uirbench --help`
     from uirbench import hub
-    from uirbench.errors import UirbenchError
 
     con = Console(soft_wrap=True, emoji=False)
     remotes = [r for n in dict.fromkeys(names) for r in remotes_for(n)]

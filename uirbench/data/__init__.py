@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def build(**kwargs: Any) -> BuildReport:
     """Build a dataset root; see :func:`uirbench.data.build.build` (lazy import keeps CLI fast)."""
+    # lazy: this __init__ runs for every uirbench.data module; build loads pandas, cv2
     from uirbench.data.build import build as _build
 
     return _build(**kwargs)
@@ -17,6 +18,7 @@ def build(**kwargs: Any) -> BuildReport:
 
 def load(root: str, split: str) -> Any:
     """Open a built split as a Hugging Face ``datasets.Dataset``; see :mod:`uirbench.data.hf`."""
+    # lazy: this __init__ runs for every uirbench.data module; hf loads pandas, cv2
     from uirbench.data.hf import load as _load
 
     return _load(root, split)

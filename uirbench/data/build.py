@@ -36,6 +36,7 @@ from uirbench.data.task_file import (
     resolve_task_set,
     tasks_for_root,
 )
+from uirbench.data.uir10 import plan_daclip_val, plan_uir10, preset_tasks_file
 from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_bytes, remove_stale_temporaries, sha256_file
 from uirbench.lock import folder_lock, remove_part_locks
@@ -113,14 +114,10 @@ def make_plan(
     if preset == "demo":
         return plan_demo(tasks, splits, seed)
     if preset in BENCHMARK_PRESETS:
-        from uirbench.data.uir10 import plan_uir10
-
         return plan_uir10(
             tasks, splits, seed, raw_root, mirror, benchmark=preset, progress=download_progress
         )
     if preset == "daclip-val":
-        from uirbench.data.uir10 import plan_daclip_val
-
         return plan_daclip_val(tasks, splits, raw_root, mirror, progress=download_progress)
     raise UirbenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
@@ -240,8 +237,6 @@ def build(
     root built with one task set refuses a different one (class indices would change meaning).
     """
     if tasks_file is None and kw.get("preset") in BENCHMARK_PRESETS:
-        from uirbench.data.uir10 import preset_tasks_file
-
         tasks_file = preset_tasks_file(kw["preset"])
     # A build of the ten: its rows would be kept beside another task set's, under other classes.
     ten_built = (Path(root) / INDEX_NAME).is_file() and tasks_for_root(root) is None

@@ -12,7 +12,9 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uirbench.data.index import read_index
 from uirbench.data.layout import SHARDS_DIR
+from uirbench.data.trust import check_shards, tampered
 from uirbench.errors import UirbenchError
 
 
@@ -29,9 +31,6 @@ class ShardSet:
         """``verify``: ``fast`` or ``full`` (default ``$UIRBENCH_VERIFY`` or fast), see
         :func:`uirbench.data.trust.check_shards`: shards that differ from ``shards.json``, or
         whose sample counts differ from it or from the index, are refused before any is read."""
-        from uirbench.data.index import read_index
-        from uirbench.data.trust import check_shards, tampered
-
         self.root = Path(root)
         self.split = split
         self.paths = sorted((self.root / SHARDS_DIR).glob(f"{split}-*.tar"))

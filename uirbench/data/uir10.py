@@ -8,26 +8,24 @@ missing fails with the message saying what to download by hand and where to put 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from uirbench.data.fetch import Progress, ensure_source
 from uirbench.data.jobs import PairJob
+from uirbench.data.manifest import load_benchmark, manifests_dir
 from uirbench.data.plan import Plan
+from uirbench.data.sources import get_adapter
+from uirbench.data.sources.resolve import benchmark_pairs
 from uirbench.data.synth import pair_seed
 from uirbench.data.synth.masks import load_mask_files
 from uirbench.data.synth.wild import PsfBanks, load_psf_pickle
 from uirbench.errors import UirbenchError
 from uirbench.tasks import Task
 
-# (file name, bytes done, bytes total or None): uirbench.data.fetch.Progress, without importing
-# fetch (and requests) for presets that download nothing
-Progress = Callable[[str, int, int | None], None]
-
 
 def preset_tasks_file(name: str) -> Path | None:
     """The task file of a benchmark preset (its manifest's ``tasks_file``); None: the ten."""
-    from uirbench.data.manifest import load_benchmark, manifests_dir
-
     rel = load_benchmark(name).get("tasks_file")
     return manifests_dir() / rel if rel else None
 
@@ -42,8 +40,6 @@ def plan_uir10(
     progress: Progress | None = None,
 ) -> Plan:
     """Jobs of ``benchmark`` (any benchmark manifest; uir10 by default) for tasks x splits."""
-    from uirbench.data.sources.resolve import benchmark_pairs
-
     plan = Plan(jobs=[])
     for task in tasks:
         for split in splits:
@@ -101,9 +97,6 @@ def plan_daclip_val(
     The only way to score on the very LQ images the paper used (its noisy and JPEG LQ were made
     unseeded). Validation only; pairs are copied as they are (PNG bytes kept).
     """
-    from uirbench.data.fetch import ensure_source
-    from uirbench.data.sources import get_adapter
-
     if list(splits) != ["val"]:
         raise UirbenchError("--preset daclip-val holds validation sets only: use --splits val")
     src_dir = ensure_source("daclip_val", raw_root, mirror, progress=progress)

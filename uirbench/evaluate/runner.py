@@ -24,10 +24,23 @@ import pandas as pd
 
 from uirbench.data.index import read_index
 from uirbench.data.layout import INDEX_NAME
-from uirbench.data.task_file import with_root_tasks
+from uirbench.data.manifest import BENCHMARK_NAMES, load_benchmark
+from uirbench.data.task_file import load_task_file, same_tasks, tasks_for_root, with_root_tasks
 from uirbench.data.trust import read_pair_file
+from uirbench.data.uir10 import preset_tasks_file
 from uirbench.errors import UirbenchError
+from uirbench.evaluate import results as res
+from uirbench.evaluate.feature_cache import FeatureCache, default_cache_dir
+from uirbench.evaluate.folders import folder_rows, listing_sha256
+from uirbench.evaluate.journal import JOURNAL_NAME, Journal, fingerprint
 from uirbench.evaluate.metrics import DATASET_LEVEL, OWN
+from uirbench.evaluate.metrics.fid import frechet_distance
+from uirbench.evaluate.metrics.pyiqa_metric import (
+    FidFeatures,
+    PyiqaFullReference,
+    missing_weights,
+    missing_weights_message,
+)
 from uirbench.evaluate.metrics.ssim_skimage import ssim_skimage
 from uirbench.evaluate.pairing import Pair, conversion_warnings, pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
@@ -37,8 +50,6 @@ from uirbench.tasks import all_tasks, parse_tasks
 
 def setting_profile(setting: str) -> str:
     """The metric profile a benchmark's published numbers use (its manifest's ``profile``)."""
-    from uirbench.data.manifest import BENCHMARK_NAMES, load_benchmark
-
     if setting not in BENCHMARK_NAMES:
         raise UirbenchError(
             f"--preset {setting!r}: not a benchmark; use {', '.join(BENCHMARK_NAMES)}"
@@ -48,9 +59,6 @@ def setting_profile(setting: str) -> str:
 
 def check_setting_root(root: Path, setting: str) -> None:
     """Refuse a root that was not built as ``setting`` (another task set: other test sets)."""
-    from uirbench.data.task_file import load_task_file, same_tasks, tasks_for_root
-    from uirbench.data.uir10 import preset_tasks_file
-
     setting_profile(setting)  # a known benchmark
     want_file = preset_tasks_file(setting)
     want = load_task_file(want_file) if want_file else None
@@ -347,8 +355,6 @@ def run(
     (:mod:`uirbench.evaluate.journal`); after a kill, rerunning the same command reuses them.
     ``follow_symlinks``: read symbolic links in ``outputs`` (refused by default).
     """
-    from uirbench.evaluate import results as res
-
     if (model is None) == (outputs is None):
         raise UirbenchError("give exactly one of --model NAME or --outputs DIR")
     if (root is None) == (gt is None):
@@ -364,8 +370,6 @@ def run(
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     names = parse_metrics(metrics, prof)
     if gt is not None:
-        from uirbench.evaluate.folders import folder_rows, listing_sha256
-
         if tasks is not None:
             raise UirbenchError("--tasks selects tasks of a --root; with --gt use --task")
         rows = folder_rows(gt, task)
@@ -394,6 +398,7 @@ def run(
             "sources": sorted(set(rows["source"])) if "source" in rows else [],
         }
     if model is not None:
+        # lazy: models import torch; scoring a folder of outputs needs none
         from uirbench.models.registry import BUILDERS
 
         if model not in BUILDERS and Path(model).is_file():
@@ -404,11 +409,6 @@ def run(
 
     if any(m not in OWN for m in names):
         # Every absent weight file in one message, before any image is read or model built.
-        from uirbench.evaluate.metrics.pyiqa_metric import (
-            missing_weights,
-            missing_weights_message,
-        )
-
         try:
             missing = missing_weights(names, prof.pyiqa)
         except ImportError as exc:  # pyiqa is the optional [eval] extra
@@ -427,18 +427,12 @@ def run(
         if m in OWN:
             continue
         if m in DATASET_LEVEL:
-            from uirbench.evaluate.metrics.pyiqa_metric import FidFeatures
-
             fid = FidFeatures(prof.pyiqa.get("fid"), device=device)
             if feature_cache != "off":
-                from uirbench.evaluate.feature_cache import FeatureCache, default_cache_dir
-
                 fid_cache = FeatureCache(
                     feature_cache or default_cache_dir(), {"fid": fid.opts, **fid.weights_id}
                 )
         else:
-            from uirbench.evaluate.metrics.pyiqa_metric import PyiqaFullReference
-
             fr_metrics[m] = PyiqaFullReference(m, prof.pyiqa.get(m), device=device)
 
     run_warnings: list[str] = []
@@ -447,6 +441,7 @@ def run(
     journal = None
     resumed: dict[str, dict[str, Any]] = {}
     if model is not None:
+        # lazy: models import torch; scoring a folder of outputs needs none
         import torch
 
         from uirbench.models.registry import build_restorer
@@ -468,8 +463,6 @@ def run(
             raise UirbenchError(f"--steps sets IR-SDE sampling steps; {model} has no sampler")
         save_dir = out / "images" if save_images else None
         if resume:
-            from uirbench.evaluate.journal import JOURNAL_NAME, Journal, fingerprint
-
             run_id = fingerprint(
                 {
                     "model": model,
@@ -625,8 +618,6 @@ def run(
     fid_rows = None
     if fid is not None:
         fid_rows = {}
-        from uirbench.evaluate.metrics.fid import frechet_distance
-
         for task in fid_out:
             a, b = np.concatenate(fid_out[task]), np.concatenate(fid_gt[task])
             fid_rows[task] = {"fid": frechet_distance(a, b), "n": len(a), "dims": fid.dims}

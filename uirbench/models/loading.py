@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from uirbench.errors import UirbenchError
+from uirbench.models.networks import build_network
 from uirbench.weights import load_checkpoint, load_tensor_file
 
 
@@ -46,8 +47,6 @@ def check_config_fits(cfg: dict[str, Any], state: dict[str, torch.Tensor], sourc
     """Refuse a config whose network does not have the file's tensor shapes, before allocating
     it: the network is first built on the meta device (no memory). A checkpoint's JSON names its
     config, so an edited JSON could otherwise size a network far beyond the machine's memory."""
-    from uirbench.models.networks import build_network
-
     try:
         with torch.device("meta"):
             shapes = {k: tuple(v.shape) for k, v in build_network(cfg).state_dict().items()}

@@ -48,6 +48,7 @@ def _restoration_model(name: str) -> Callable[..., Restorer]:
     imports this module for :class:`Restorer`)."""
 
     def make(weights: str | None = None, device: str = "cpu", **kw: Any) -> Restorer:
+        # a real cycle: uirbench.models.restorer imports this module for Restorer
         from uirbench.models.restorer import build
 
         return build(name, weights=weights, device=device, **kw)

@@ -16,6 +16,7 @@ import pandas as pd
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics import higher_is_better
 from uirbench.report import reference as ref
+from uirbench.report.radar import method_colors, radar, radar_row
 from uirbench.report.tables import render
 from uirbench.tasks import TASKS, task_ids
 
@@ -364,8 +365,6 @@ def plot(
     """Radar PNG + SVG per metric over the ten tasks, and all metrics in a row (Figure 6).
 
     A flagged result's label ends with a dagger (see :func:`comparability_flags`)."""
-    from uirbench.report.radar import method_colors, radar, radar_row
-
     long, _ = merged_long(results, include_paper, manifests, allow_mixed)
     long = long[long["task"] != "average"]  # radar axes: the ten, then any task of the user's
     if methods:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from uirbench.caption.backends.transformers_blip import resolve_device
 from uirbench.caption.base import MAX_NEW_TOKENS, Item, register_backend
 from uirbench.errors import UirbenchError
 
@@ -51,8 +52,6 @@ class LavisBlip:
         **_: object,
     ) -> None:
         import torch
-
-        from uirbench.caption.backends.transformers_blip import resolve_device
 
         if model not in LAVIS_MODEL_TYPES:
             raise UirbenchError(

@@ -24,14 +24,13 @@ import numpy as np
 from uirbench.caption.base import Item, register_backend
 from uirbench.errors import UirbenchError
 from uirbench.io import sha256_file
+from uirbench.paths import manifests_dir
 
 DEMO_CAPTIONS_NAME = "demo_captions.csv"
 
 
 def demo_captions() -> Path:
     """The demo's hand-written captions, in the project's manifests folder (UIRBENCH_HOME aware)."""
-    from uirbench.paths import manifests_dir
-
     return manifests_dir() / DEMO_CAPTIONS_NAME
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from uirbench.caption.base import DEFAULT_MODEL, MAX_NEW_TOKENS, Item, register_backend
 from uirbench.errors import UirbenchError
+from uirbench.hub import unreachable
 
 
 def resolve_device(device: str | None) -> str:
@@ -68,8 +69,6 @@ def load_blip(model: str, device: str, dtype: Any) -> tuple[Any, Any, str]:
     )
     if not local:
         from huggingface_hub import constants, try_to_load_from_cache
-
-        from uirbench.hub import unreachable
 
         # Fail in seconds, not minutes of client retries, when the weights are neither cached
         # nor downloadable; when cached and offline, load them without touching the network.
