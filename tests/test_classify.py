@@ -236,3 +236,75 @@ def test_no_weights_at_all_needs_random_init():
     with pytest.raises(UirbenchError, match=r"--weights .* --random-init"):
         cl.load_model(None, "daclip_tiny")  # its config names no CLIP weights
     assert cl.load_model(None, MICRO, random_init=True).random_init
+
+
+def _lq_folder(root, dest, by_task: bool):
+    """The val LQ images of ``root`` copied out of the root: ``dest/<task folder>/<stem>.png``,
+    or flat ``dest/<task>-<stem>.png``; returns {relative file name: index key}."""
+    import shutil
+
+    from uirbench.data.index import read_index
+    from uirbench.tasks import get_task
+
+    idx = read_index(root)
+    names = {}
+    for row in idx[idx.split == "val"].itertuples():
+        name = (
+            f"{get_task(row.task).folder}/{row.stem}.png"
+            if by_task
+            else f"{row.task}-{row.stem}.png"
+        )
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / row.lq_path, dest / name)
+        names[name] = row.key
+    return names
+
+
+def test_folder_by_task_gives_the_root_split_table(root, controlled, tmp_path):
+    names = _lq_folder(root, tmp_path / "by_task", by_task=True)
+    table, predictions = cl.folder_tables(controlled, tmp_path / "by_task", name="tiny")
+    pd.testing.assert_frame_equal(
+        table, cl.classification_table(controlled, root, "val", name="tiny")
+    )
+    pred, _, keys = cl.predict_split(controlled, root, "val")
+    by_key = dict(zip(keys, pred.tolist(), strict=True))
+    from uirbench.tasks import task_ids
+
+    assert len(predictions) == 24
+    for r in predictions.itertuples():  # per image: the same class as on the root
+        assert r.predicted == task_ids()[by_key[names[r.file]]]
+        assert r.task == names[r.file].split("/")[1]
+
+
+def test_unlabelled_folder_and_a_task_file_of_two_classes(root, model, tmp_path):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from uirbench.cli import classify as cli
+
+    _lq_folder(root, tmp_path / "flat", by_task=False)
+    table, predictions = cl.folder_tables(model, tmp_path / "flat")
+    assert table is None and len(predictions) == 24 and set(predictions.task) == {""}
+    (tmp_path / "t.yaml").write_text(
+        "include_builtin: false\ntasks:\n"
+        "  - {id: foggy, text: hazy, synth: [{op: haze}]}\n"
+        "  - {id: grainy, text: noisy, synth: [{op: noise}]}\n"
+    )
+    app = typer.Typer()
+    cli.register(app)
+    app.command("noop")(lambda: None)  # keep `classify` a sub-command
+    weights = export_official(model, tmp_path / "daclip.pt")
+    config = tmp_path / "micro.json"
+    config.write_text(json.dumps(MICRO))
+    common = ["--weights", str(weights), "--config", str(config), "--device", "cpu"]
+    out = tmp_path / "out"
+    args = ["classify", "--folder", str(tmp_path / "flat"), "--out", str(out), *common]
+    result = CliRunner().invoke(app, [*args, "--tasks-file", str(tmp_path / "t.yaml")])
+    assert result.exit_code == 0, result.output
+    two = pd.read_csv(out / "predictions.csv")
+    assert len(two) == 24 and set(two.predicted) <= {"foggy", "grainy"}
+    assert not (out / "classify.csv").exists()  # no labels, no accuracy table
+    both = CliRunner().invoke(app, [*args, "--root", str(root)])
+    assert both.exit_code != 0 and "exactly one of --root" in str(both.exception or both.output)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.console import console, holding_out_lock
-from uirbench.cli.options import DEVICE_HELP, resolve_device
+from uirbench.cli.options import DEVICE_HELP, TASKS_FILE_HELP, resolve_device, tasks_file_in_force
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,16 @@ def register(app: typer.Typer) -> None:
 
 @holding_out_lock("classifying into it")
 def classify(
-    root: Path = typer.Option(..., "--root", help="A built root (uirbench build-data)."),
+    root: Path | None = typer.Option(
+        None, "--root", help="A built root (uirbench build-data); or give --folder."
+    ),
+    folder: Path | None = typer.Option(
+        None,
+        "--folder",
+        help="Images to classify without a root: <name>.png (predictions only) or "
+        "<task>/<name>.png (accuracy per task too); classes: the ten, or --tasks-file's.",
+    ),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=TASKS_FILE_HELP),
     weights: str | None = typer.Option(
         None,
         "--weights",
@@ -46,7 +55,12 @@ def classify(
     Examples:
       uirbench classify --root data/uir10 --weights daclip_ViT-B-32.pt
       uirbench classify --root data/demo --weights runs/daclip_tiny/checkpoints/last.safetensors
+      uirbench classify --folder my_photos/ --tasks-file my_tasks.yaml --weights daclip.pt
     """
+    from uirbench.errors import UirbenchError
+
+    if (root is None) == (folder is None):
+        raise UirbenchError("give exactly one of --root DIR (a built root) or --folder DIR")
 
     from rich.progress import (
         BarColumn,
@@ -60,6 +74,7 @@ def classify(
     # lazy: classification loads torch; not for `uirbench --help`
     from uirbench.evaluate.classify import (
         classification_table,
+        folder_tables,
         load_model,
         to_markdown,
         write_outputs,
@@ -88,22 +103,57 @@ def classify(
             state["last"] = done
             bar.update(task, completed=done, total=total)
 
-        table = classification_table(
-            model,
-            root,
-            split,
-            name=name,
-            zero_shot_row=True,
-            device=dev,
-            batch_size=batch_size,
-            progress=on_batch,
-        )
+        predictions = None
+        with tasks_file_in_force(tasks_file, root):
+            if folder is not None:
+                table, predictions = folder_tables(
+                    model,
+                    folder,
+                    name=name,
+                    daclip=weights is not None,
+                    device=dev,
+                    batch_size=batch_size,
+                    progress=on_batch,
+                )
+            else:
+                table = classification_table(
+                    model,
+                    root,
+                    split,
+                    name=name,
+                    zero_shot_row=True,
+                    device=dev,
+                    batch_size=batch_size,
+                    progress=on_batch,
+                )
+    if predictions is not None:
+        _write_predictions(predictions, out, folder, random_init)
+    if table is None:  # an unlabelled folder: predictions only
+        return
     if weights is None:
         table = table.iloc[:1]
-    caption = f"Degradation classification accuracy (%), split {split} of {root}"
+    where = f"split {split} of {root}" if folder is None else f"images of {folder}"
+    caption = f"Degradation classification accuracy (%), {where}"
     if random_init:
         table["model"] = table["model"] + " (RANDOM INIT)"
         caption += "; RANDOM INIT: untrained weights, not a result"
     paths = write_outputs(table, out, caption)
     typer.echo(to_markdown(table))
     console.print(f"wrote {paths['csv']} and {paths['md']}", highlight=False, markup=False)
+
+
+def _write_predictions(predictions, out: Path, folder: Path, random_init: bool) -> None:
+    """``predictions.csv`` (one row per image) and the count of each predicted task."""
+    from uirbench.io import atomic_write_files
+
+    path = out / "predictions.csv"
+    atomic_write_files({path: predictions.to_csv(index=False, float_format="%.4f").encode()})
+    counts = predictions["predicted"].value_counts()
+    for task, n in counts.items():
+        typer.echo(f"{task}: {n}")
+    flag = " (RANDOM INIT: untrained weights, not a result)" if random_init else ""
+    console.print(
+        f"{len(predictions)} images of {folder} classified{flag}; wrote {path}",
+        highlight=False,
+        markup=False,
+    )

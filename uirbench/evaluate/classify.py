@@ -43,11 +43,10 @@ def model_view(model: Any) -> dict[str, int]:
 
 
 @torch.no_grad()
-@with_root_tasks
-def predict_logits(
+def _similarities(
     model: Any,
-    root: str | Path,
-    split: str,
+    count: int,
+    read: Callable[[int], tuple[bytes, str]],
     device: str | torch.device = "cpu",
     batch_size: int = 64,
     zero_shot: bool = False,
@@ -55,13 +54,9 @@ def predict_logits(
     align: int | None = None,
     phase: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(cosine similarities NxT to the task texts, true class, keys) for every sample of
-    ``split``. ``grid``: 0 shows each image whole through the official view; N >= 1 averages
-    N x N native-scale patches (offsets ``phase`` + multiples of ``align``); None: the model's
-    own view. Images may differ in size at any ``batch_size``: each gets its own view.
-    ``progress(done, total)`` after each batch (the CLI's bar)."""
-    shards = ShardSet(root, split)
+) -> torch.Tensor:
+    """Cosine similarities (``count`` x tasks in force) of images ``read(i) -> (bytes, name)``
+    to the task texts; see :func:`predict_logits` for the options."""
     size = model.clip.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
     with official_precision(device):
@@ -74,15 +69,13 @@ def predict_logits(
     if zero_shot:
         grid = 0  # plain CLIP is used as released: whole image, official view
     per_image = grid * grid if grid else 1
-    logits, truth = [], []
-    for start in range(0, len(shards), max(1, batch_size)):
-        idx = range(start, min(len(shards), start + max(1, batch_size)))
+    logits = []
+    for start in range(0, count, max(1, batch_size)):
+        idx = range(start, min(count, start + max(1, batch_size)))
         x = torch.cat(
             [
                 image_views(
-                    torch.from_numpy(decode_image(shards.read(i, "lq.png"), shards.samples[i].key))
-                    .permute(2, 0, 1)
-                    .contiguous(),
+                    torch.from_numpy(decode_image(*read(i))).permute(2, 0, 1).contiguous(),
                     size,
                     grid,
                     align,
@@ -100,27 +93,83 @@ def predict_logits(
         if per_image > 1:  # mean embedding over each image's patches (= mean of similarities)
             feats = feats.view(len(idx), per_image, -1).mean(dim=1)
         logits.append((feats @ texts.float().t()).cpu())
-        truth.extend(int(shards.text(i, "cls")) for i in idx)
         if progress is not None:
-            progress(idx.stop, len(shards))
-    keys = shards.keys()
-    shards.close()
-    return torch.cat(logits), torch.tensor(truth), keys
-
-
-def predict_split(
-    model: Any, root: str | Path, split: str, **kw: Any
-) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(predicted class, true class, keys) for every sample of ``split`` (see
-    :func:`predict_logits` for the options)."""
-    logits, truth, keys = predict_logits(model, root, split, **kw)
-    return logits.argmax(dim=1), truth, keys
+            progress(idx.stop, count)
+    return torch.cat(logits) if logits else torch.zeros((0, len(all_tasks())))
 
 
 @with_root_tasks
-def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.DataFrame:
-    """Per task: correct, total, accuracy (%) — one row per task present in the split."""
-    pred, truth, _ = predict_split(model, root, split, **kw)
+def predict_logits(
+    model: Any, root: str | Path, split: str, **kw: Any
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(cosine similarities NxT to the task texts, true class, keys) for every sample of
+    ``split``. ``grid``: 0 shows each image whole through the official view; N >= 1 averages
+    N x N native-scale patches (offsets ``phase`` + multiples of ``align``); None: the model's
+    own view. Images may differ in size at any ``batch_size``: each gets its own view.
+    ``progress(done, total)`` after each batch (the CLI's bar)."""
+    shards = ShardSet(root, split)
+    try:
+        keys = shards.keys()
+
+        def read(i: int) -> tuple[bytes, str]:
+            return shards.read(i, "lq.png"), shards.samples[i].key
+
+        logits = _similarities(model, len(shards), read, **kw)
+        truth = torch.tensor([int(shards.text(i, "cls")) for i in range(len(shards))])
+    finally:
+        shards.close()
+    return logits, truth, keys
+
+
+def folder_images(folder: str | Path) -> tuple[list[Path], list[int] | None]:
+    """The images of ``classify --folder``: ``<folder>/<name>.png`` (unlabelled: only the
+    predictions), or ``<folder>/<task>/<name>.png`` with a task id or folder name of the task
+    set in force (labelled: accuracy per task, as on a root's split)."""
+    from uirbench.evaluate.pairing import image_files
+    from uirbench.tasks import get_task
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UirbenchError(f"--folder {folder}: not a directory of images")
+    top = image_files(folder)
+    subdirs = [d for d in sorted(folder.iterdir()) if d.is_dir() and image_files(d)]
+    if top and subdirs:
+        raise UirbenchError(
+            f"--folder {folder}: holds both images and task folders; use one layout: "
+            "<name>.png, or <task>/<name>.png"
+        )
+    if top:
+        return top, None
+    if not subdirs:
+        raise UirbenchError(f"--folder {folder}: no images (<name>.png or <task>/<name>.png)")
+    files: list[Path] = []
+    labels: list[int] = []
+    for d in subdirs:
+        task = get_task(d.name)  # unknown: names the tasks in force (and --tasks-file)
+        found = image_files(d)
+        files += found
+        labels += [task.index] * len(found)
+    return files, labels
+
+
+@torch.no_grad()
+def predict_folder(
+    model: Any, folder: str | Path, **kw: Any
+) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
+    """(similarities NxT, true class or None, file names relative to ``folder``) for the
+    images of ``folder`` (:func:`folder_images`); options as :func:`predict_logits`."""
+    files, labels = folder_images(folder)
+
+    def read(i: int) -> tuple[bytes, str]:
+        return files[i].read_bytes(), str(files[i])
+
+    logits = _similarities(model, len(files), read, **kw)
+    names = [f.relative_to(folder).as_posix() for f in files]
+    return logits, (torch.tensor(labels) if labels is not None else None), names
+
+
+def per_task_accuracy(pred: torch.Tensor, truth: torch.Tensor) -> pd.DataFrame:
+    """Per task in force: correct, total, accuracy (%) — one row per task present."""
     rows = []
     for task in all_tasks():
         mask = truth == task.index
@@ -136,6 +185,58 @@ def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.Da
                 }
             )
     return pd.DataFrame(rows)
+
+
+def folder_tables(
+    model: Any,
+    folder: str | Path,
+    name: str = "DA-CLIP",
+    zero_shot_row: bool = True,
+    daclip: bool = True,
+    **kw: Any,
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """``classify --folder``: (Table 4 rows when the folder is labelled by task folders, else
+    None; one row per image: file, its task if labelled, the predicted task and its
+    similarity). ``daclip``: predictions from DA-CLIP's degradation features; False (no DA-CLIP
+    weights): from plain CLIP's, the zero-shot row only."""
+    _, labels = folder_images(folder)
+    rows = []
+    if labels is not None and zero_shot_row and daclip:  # first, as classification_table
+        plain, truth, _ = predict_folder(model, folder, zero_shot=True, **kw)
+        assert truth is not None
+        rows.append(table_row("CLIP (zero-shot)", per_task_accuracy(plain.argmax(dim=1), truth)))
+    logits, truth, names = predict_folder(model, folder, zero_shot=not daclip, **kw)
+    ids = [t.id for t in all_tasks()]
+    best = logits.max(dim=1)
+    predictions = pd.DataFrame(
+        {
+            "file": names,
+            "task": [ids[int(c)] for c in truth] if truth is not None else "",
+            "predicted": [ids[int(c)] for c in best.indices],
+            "similarity": best.values.numpy().astype(float),
+        }
+    )
+    if truth is None:
+        return None, predictions
+    row_name = name if daclip else "CLIP (zero-shot)"
+    rows.append(table_row(row_name, per_task_accuracy(best.indices, truth)))
+    return pd.DataFrame(rows, columns=row_columns()), predictions
+
+
+def predict_split(
+    model: Any, root: str | Path, split: str, **kw: Any
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(predicted class, true class, keys) for every sample of ``split`` (see
+    :func:`predict_logits` for the options)."""
+    logits, truth, keys = predict_logits(model, root, split, **kw)
+    return logits.argmax(dim=1), truth, keys
+
+
+@with_root_tasks
+def classify_split(model: Any, root: str | Path, split: str, **kw: Any) -> pd.DataFrame:
+    """Per task: correct, total, accuracy (%) — one row per task present in the split."""
+    pred, truth, _ = predict_split(model, root, split, **kw)
+    return per_task_accuracy(pred, truth)
 
 
 def table_row(name: str, per_task: pd.DataFrame) -> dict[str, Any]:
