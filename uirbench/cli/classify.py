@@ -8,6 +8,7 @@ import typer
 
 from uirbench.cli.console import console, holding_out_lock
 from uirbench.cli.options import DEVICE_HELP, TASKS_FILE_HELP, resolve_device, tasks_file_in_force
+from uirbench.errors import UirbenchError
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +58,6 @@ def classify(
       uirbench classify --root data/demo --weights runs/daclip_tiny/checkpoints/last.safetensors
       uirbench classify --folder my_photos/ --tasks-file my_tasks.yaml --weights daclip.pt
     """
-    from uirbench.errors import UirbenchError
-
     if (root is None) == (folder is None):
         raise UirbenchError("give exactly one of --root DIR (a built root) or --folder DIR")
 
@@ -144,7 +143,7 @@ def classify(
 
 def _write_predictions(predictions, out: Path, folder: Path, random_init: bool) -> None:
     """``predictions.csv`` (one row per image) and the count of each predicted task."""
-    from uirbench.io import atomic_write_files
+    from uirbench.io import atomic_write_files  # lazy: numpy, cv2; not for `uirbench --help`
 
     path = out / "predictions.csv"
     atomic_write_files({path: predictions.to_csv(index=False, float_format="%.4f").encode()})

@@ -34,9 +34,9 @@ def tasks_file_in_force(tasks_file: Path | None, root: Path | None = None) -> It
     if tasks_file is None:
         yield
         return
+    # lazy: task files load the synthesis operators (numpy, cv2); not for `uirbench --help`
     from uirbench.data.task_file import load_task_file, resolve_task_set, tasks_for_root
-    from uirbench.errors import UirbenchError
-    from uirbench.tasks import using
+    from uirbench.tasks import using  # lazy with the task files (yaml and tasks.yaml)
 
     if root is not None:
         resolve_task_set(root, tasks_file)  # refuses a root built with other tasks

@@ -24,10 +24,11 @@ import torch
 from uirbench.data.shardset import ShardSet
 from uirbench.data.task_file import with_root_tasks
 from uirbench.errors import UirbenchError
+from uirbench.evaluate.pairing import image_files
 from uirbench.io import atomic_write_files, decode_image
 from uirbench.models.daclip import build_daclip, encode_texts, load_config
 from uirbench.models.daclip_view import eval_view, image_views, official_precision
-from uirbench.tasks import all_tasks
+from uirbench.tasks import all_tasks, get_task
 
 AVERAGE_COLUMNS = ["average_macro", "average_micro"]
 
@@ -125,9 +126,6 @@ def folder_images(folder: str | Path) -> tuple[list[Path], list[int] | None]:
     """The images of ``classify --folder``: ``<folder>/<name>.png`` (unlabelled: only the
     predictions), or ``<folder>/<task>/<name>.png`` with a task id or folder name of the task
     set in force (labelled: accuracy per task, as on a root's split)."""
-    from uirbench.evaluate.pairing import image_files
-    from uirbench.tasks import get_task
-
     folder = Path(folder)
     if not folder.is_dir():
         raise UirbenchError(f"--folder {folder}: not a directory of images")
