@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -95,6 +96,30 @@ def test_url_fetch_offline_names_the_file_and_makes_no_request(server, tmp_path,
     with pytest.raises(UirbenchError, match=r"not at .*x-12345678.pth and HF_HUB_OFFLINE is set"):
         hub.fetch(r)
     assert server.requests == [] and not dest.exists()
+
+
+def test_url_fetch_goes_through_the_one_http_path(server, tmp_path):
+    """Weights download like datasets (uirbench.download): into ``<name>.part``, renamed only
+    when complete, with progress reported; a host that does not resolve fails at once, in one
+    line naming the URL and the folder to put the file in by hand."""
+    data = b"w" * 5000
+    name = f"w-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    server.files[f"/{name}"] = data
+    dest = tmp_path / "hub" / name
+    dest.parent.mkdir()
+    dest.with_name(name + ".part").write_bytes(b"stale")  # this server ignores Range: restarts
+    seen = []
+    r = hub.Remote("test weights", f"{server.url}/{name}", path=dest)
+    assert hub.fetch(r, progress=lambda *a: seen.append(a)) == dest and dest.read_bytes() == data
+    assert not dest.with_name(name + ".part").exists() and seen[-1] == (name + ".part", 5000, 5000)
+    far = hub.Remote("w", "http://uirbench-test.invalid/w-12345678.pth", path=tmp_path / "x.pth")
+    t0 = time.monotonic()
+    with pytest.raises(UirbenchError) as exc:
+        hub.fetch(far)
+    assert time.monotonic() - t0 < 10 and not (tmp_path / "x.pth").exists()
+    msg = str(exc.value)
+    assert "http://uirbench-test.invalid/w-12345678.pth" in msg and "not retried" in msg, msg
+    assert f"by hand into {tmp_path}" in msg and "\n" not in msg, msg
 
 
 _HF_SCRIPT = """

@@ -3,9 +3,11 @@
 Why not a cache of our own: researchers already have these caches (``HF_HOME``, ``TORCH_HOME``)
 filled, mounted on clusters, or mirrored; a second cache duplicates gigabytes and ignores
 ``HF_HUB_OFFLINE``. A Hugging Face file goes through ``hf_hub_download`` (its cache, its offline
-mode, ``HF_ENDPOINT``); any other URL through ``torch.hub.download_url_to_file`` into the place
-its consumer (pyiqa, torchvision) looks. Every file is checked against its sha256: the full
-digest where a card pins one, else the prefix torch.hub file names carry (``-7be5be79.pth``).
+mode, ``HF_ENDPOINT``); any other URL through :func:`uirbench.download.http_download` (the one
+HTTP path: resumable ``.part``, retries, fast failure offline) into the place its consumer
+(pyiqa, torchvision) looks, under ``torch.hub``'s folder. Every file is checked against its
+sha256: the full digest where a card pins one, else the prefix torch.hub file names carry
+(``-7be5be79.pth``).
 Nothing here downloads implicitly: only ``uirbench weights fetch`` and ``--weights zoo`` call it.
 """
 
@@ -16,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from uirbench.download import DownloadError, Progress, http_download
 from uirbench.errors import ChecksumError, UirbenchError
 from uirbench.io import sha256_file
 
@@ -137,11 +140,7 @@ def _hf(r: Remote, download: bool) -> Path:
         ) from None
 
 
-def _url(r: Remote, download: bool) -> Path:
-    import urllib.error
-
-    import torch
-
+def _url(r: Remote, download: bool, progress: Progress | None = None) -> Path:
     assert r.path is not None
     if r.path.is_file():
         return r.path
@@ -151,13 +150,20 @@ def _url(r: Remote, download: bool) -> Path:
             f"{r.what} {r.name}: not at {r.path} and {why}; run `uirbench weights fetch` with "
             f"network access, or download {r.url} into {r.path.parent}"
         )
-    r.path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # writes a temporary file and renames it: no half-written file under the final name
-        torch.hub.download_url_to_file(r.url, str(r.path), progress=True)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    # into <name>.part (a rerun resumes it), renamed when complete: no half-written file under
+    # the final name
+    part = r.path.with_name(r.path.name + ".part")
+    try:
+        http_download(r.url, part, progress=progress)
+    except DownloadError as exc:  # names the URL, the HTTP error or offline, and the .part left
+        raise UirbenchError(
+            f"cannot download {exc}; download it by hand into {r.path.parent}"
+        ) from None
+    except (OSError, ValueError) as exc:  # the destination folder (read-only, ...), a bad URL
         raise UirbenchError(
             f"cannot download {r.url} ({exc}); download it by hand into {r.path.parent}"
         ) from None
+    os.replace(part, r.path)
     return r.path
 
 
@@ -169,11 +175,12 @@ def locate(r: Remote) -> Path | None:
         return None
 
 
-def fetch(r: Remote) -> Path:
+def fetch(r: Remote, progress: Progress | None = None) -> Path:
     """The verified file: from its cache, else downloaded (unless offline); a mismatch is an error
-    and a freshly downloaded mismatching file is deleted so a rerun downloads it again."""
+    and a freshly downloaded mismatching file is deleted so a rerun downloads it again.
+    ``progress(name, bytes_done, bytes_total_or_None)``: called as a plain URL's bytes arrive."""
     cached = locate(r)
-    path = cached or (_hf(r, download=True) if r.hf_repo else _url(r, download=True))
+    path = cached or (_hf(r, download=True) if r.hf_repo else _url(r, True, progress))
     try:
         return verify(path, r)
     except ChecksumError:

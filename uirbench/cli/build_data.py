@@ -8,6 +8,7 @@ import typer
 
 from uirbench.cli.console import console, fail, literal
 from uirbench.cli.options import WORKERS_HELP
+from uirbench.progress import byte_progress, file_bars
 
 
 def build_data(
@@ -77,33 +78,17 @@ def build_data(
       uirbench build-data --from ~/photos --root data/mine
       uirbench build-data --from ~/photos --tasks-file my_tasks.yaml --root data/mine11
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     # lazy: the builder loads pandas, cv2 and scipy; not for `uirbench --help`
     from uirbench.data.build import build
 
     # One live display (rich allows one at a time): the pairs bar and one bar per download.
-    with Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with file_bars(console) as bar:
         t = bar.add_task("build-data", total=None, info="")
-        files: dict[str, int] = {}
 
         def progress(done: int, total: int) -> None:
             elapsed = bar.tasks[0].elapsed or 0.0
             rate = f"  {done / elapsed:.1f} pairs/s" if elapsed > 0 else ""
             bar.update(t, completed=done, total=total, info=f"{done}/{total}{rate}")
-
-        def on_bytes(name: str, done: int, total: int | None) -> None:
-            if name not in files:
-                files[name] = bar.add_task(f"download {name}", total=total, info="")
-            size = f"/{total / 1e6:.1f}" if total else ""
-            bar.update(files[name], completed=done, total=total, info=f"{done / 1e6:.1f}{size} MB")
 
         report = build(
             root=root,
@@ -120,7 +105,7 @@ def build_data(
             val_fraction=val_fraction,
             progress=progress,
             png=png,
-            download_progress=on_bytes,
+            download_progress=byte_progress(bar),
         )
     _print_summary(report)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import typer
 
+from uirbench.cli.console import console
 from uirbench.errors import UirbenchError
+from uirbench.progress import byte_progress, file_bars
 
 weights_app = typer.Typer(
     help="Pretrained weights: `weights fetch lpips fid` (metrics) or a zoo model name.\n\n"
@@ -69,14 +71,16 @@ def fetch(
     con = Console(soft_wrap=True, emoji=False)
     remotes = [r for n in dict.fromkeys(names) for r in remotes_for(n)]
     failed = []
-    for r in remotes:
-        try:
-            path = hub.fetch(r)
-        except UirbenchError as exc:
-            failed.append(str(exc))
-            continue
-        check = "sha256 ok" if r.expected_sha256() else "no sha256 to check (not pinned)"
-        con.print(f"{r.what}: {path} ({check})", highlight=False, markup=False)
+    with file_bars(console) as bar:  # one bar per file downloaded, on stderr
+        on_bytes = byte_progress(bar)
+        for r in remotes:
+            try:
+                path = hub.fetch(r, progress=on_bytes)
+            except UirbenchError as exc:
+                failed.append(str(exc))
+                continue
+            check = "sha256 ok" if r.expected_sha256() else "no sha256 to check (not pinned)"
+            con.print(f"{r.what}: {path} ({check})", highlight=False, markup=False)
     if failed:
         raise UirbenchError(
             f"{len(failed)} of {len(remotes)} file(s) not fetched:\n" + "\n".join(failed)
