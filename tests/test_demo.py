@@ -27,9 +27,12 @@ def test_quick_demo_writes_every_artefact_and_reruns_from_markers(tmp_path):
     assert (data / "daclip_train.csv").is_file() and (data / "daclip_val.csv").is_file()
     for run in ("daclip_tiny", "ours_tiny", "nafnet-daclip_tiny"):
         assert (out / "runs" / run / "checkpoints" / "last.safetensors").is_file(), run
+    # the 11th task comes from the demo's task file alone and goes end to end
+    assert set(index.task) == {*TASK_IDS, "blur-rain"}
+    assert "blur-rain" in (data / "tasks.yaml").read_text()
     for model in ("identity", "ours", "nafnet-daclip"):
         res = json.loads((out / "results" / model / "results.json").read_text())
-        assert set(TASK_IDS) <= set(res["per_task"]), model
+        assert {*TASK_IDS, "blur-rain"} <= set(res["per_task"]), model
         assert (out / "results" / model / "per_task.md").is_file()
     ours = json.loads((out / "results" / "ours" / "results.json").read_text())
     assert "subset" not in ours and ours["sampling_steps"] == 2  # every val image, 2 steps
@@ -37,7 +40,9 @@ def test_quick_demo_writes_every_artefact_and_reruns_from_markers(tmp_path):
     assert len(pd.read_csv(out / "results" / "ours" / "per_image.csv")) == n_val
     classify = pd.read_csv(out / "classify" / "classify.csv")
     assert len(classify) == 2  # zero-shot row and DA-CLIP row
+    assert "blur-rain" in classify.columns  # DA-CLIP's 11th class
     board = out / "leaderboard"
+    assert "blur-rain" in pd.read_csv(board / "leaderboard_psnr.csv").columns  # 11th radar axis
     assert list(board.glob("*.csv")) and list(board.glob("*.md"))
     assert list(board.glob("*.png")) and list(board.glob("*.svg"))
     assert "tiny models" in first.stderr and "PSNR" in first.stderr
