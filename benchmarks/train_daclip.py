@@ -11,6 +11,10 @@ lever to the previous one, so the printed ratios say what each lever buys:
   +fused        fused AdamW kernel (one pass over the 88M controller parameters)
   +bf16         bf16 autocast for the forward (on CUDA always; on CPU only where it has native
                 bf16, or with --force-bf16)
+  cw0           +fused for a recipe without the content loss (train.content_weight 0, the tiny
+                and demo recipes): the trainer then skips the frozen content encoder and freezes
+                the zero layers (bit-identical weights); printed against +fused with the loss
+                computed as before (content term times 0)
 Ratios are against official-amp. Variants are timed interleaved (round robin over repeats)
 so a noisy machine hurts all alike; the median step time is reported.
 
@@ -38,7 +42,11 @@ def make_step(model, variant: str, batch: int, size: int, device: torch.device):
         "+cache": {"cache"},
         "+fused": {"cache", "fused"},
         "+bf16": {"cache", "fused", "bf16"},
+        "cw0-before": {"cache", "fused", "cw0"},
+        "cw0": {"cache", "fused", "cw0", "skip"},
     }[variant]
+    if "skip" in levers:
+        model.visual_control.transformer.zero_modules.requires_grad_(False)
     g = torch.Generator().manual_seed(0)
     images = torch.randn(batch, 3, size, size, generator=g).to(device)
     captions = [f"a photo number {i} of a street with cars" for i in range(batch)]
@@ -68,20 +76,28 @@ def make_step(model, variant: str, batch: int, size: int, device: torch.device):
 
     def step() -> None:
         with ctx():
-            if "cache" in levers:
+            if "skip" in levers:
+                out = model(images, content=False)
+                caption, degradation = cached
+            elif "cache" in levers:
                 out = model(images)
                 caption, degradation = cached
             else:
                 out = model(images, tokens)
                 caption, degradation = out["text_features"], out["text_degra_features"]
+        content = out["image_features"]
+        weight = 0.0 if "cw0" in levers else 1.0
         loss = daclip_loss(
-            out["image_features"].float(),
+            None if weight == 0 else content.float(),
             caption.float(),
             out["image_degra_features"].float(),
             degradation.float(),
             out["logit_scale"].float(),
             classes,
+            content_weight=weight,
         )["loss"]
+        if weight == 0 and content is not None:  # the computation before the skip
+            loss = loss + 0.0 * content.float().sum()
         opt.zero_grad(set_to_none=True)
         if scaler is None:
             loss.backward()
@@ -123,6 +139,14 @@ def main() -> None:
         steps[v] = make_step(model, v, args.batch, size, device)
         for _ in range(args.warmup):
             steps[v]()
+    variants_cw0 = ["cw0-before", "cw0"]
+    for v in variants_cw0:
+        model = build_daclip(args.config, clip_weights="none").to(device)
+        model.train()
+        steps[v] = make_step(model, v, args.batch, size, device)
+        for _ in range(args.warmup):
+            steps[v]()
+    variants = [*variants, *variants_cw0]
     times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:
@@ -144,11 +168,18 @@ def main() -> None:
     prev = base
     for v in variants:
         med = statistics.median(times[v])
+        if v.startswith("cw0"):
+            continue
         print(
             f"{v:13s} {args.batch / med:7.2f} samples/s  step {med:6.3f} s  "
             f"x{base / med:4.2f} vs official-amp  x{prev / med:4.2f} vs previous"
         )
         prev = med
+    before, after = (statistics.median(times[v]) for v in variants_cw0)
+    print(
+        f"content_weight 0: content encoder run, x0 {args.batch / before:7.2f} samples/s; "
+        f"skipped {args.batch / after:7.2f} samples/s  x{before / after:4.2f}"
+    )
 
 
 if __name__ == "__main__":
