@@ -108,14 +108,15 @@ def test_registries_are_full_at_import():
     """Registries are plain dicts filled at import (DESIGN.md): a fresh interpreter sees every
     caption backend and model without calling a builder first."""
     code = (
-        "import uirbench.caption as c, uirbench.models.registry as r\n"
-        "print(sorted(c.BACKENDS), sorted(r.BUILDERS))\n"
+        "import uirbench.caption as c, uirbench.models.registry as r, uirbench.data.sources as s\n"
+        "print(sorted(c.BACKENDS), sorted(r.BUILDERS), sorted(s.ADAPTERS))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
     ).stdout
     assert "'lavis', 'sidecar', 'transformers'" in out
     assert "'identity', 'irsde', 'nafnet', 'nafnet-daclip', 'ours', 'wild-ir'" in out
+    assert "'bsd400', 'cbsd68', 'cdd11', 'celebahq256', 'daclip_val'" in out, out
 
 
 def _env() -> dict[str, str]:

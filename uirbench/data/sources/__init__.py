@@ -55,7 +55,6 @@ def register(name: str) -> Callable[[Adapter], Adapter]:
 
 def get_adapter(name: str) -> Adapter:
     """The adapter registered as ``name``."""
-    _load_all()
     try:
         return ADAPTERS[name]
     except KeyError:
@@ -64,24 +63,23 @@ def get_adapter(name: str) -> Adapter:
         ) from None
 
 
-def _load_all() -> None:
-    from uirbench.data.sources import (  # noqa: F401
-        aio,
-        celebahq,
-        composite,
-        daclip_val,
-        folder,
-        gt_only,
-        masks,
-        paired,
-    )
-
-
 def list_masks(src_dir: str | Path) -> list[Path]:
     """The 100 RePaint thin masks of a fetched ``repaint_thin_masks`` source, sorted by name."""
-    from uirbench.data.sources.masks import list_masks as _list
+    return _list_masks(Path(src_dir))
 
-    return _list(Path(src_dir))
 
+# At the end, not the top: a real cycle (each adapter module imports `register` from here).
+# Importing them fills ADAPTERS, so the registry is full at import (DESIGN.md).
+from uirbench.data.sources import (  # noqa: E402, F401
+    aio,
+    celebahq,
+    composite,
+    daclip_val,
+    folder,
+    gt_only,
+    masks,
+    paired,
+)
+from uirbench.data.sources.masks import list_masks as _list_masks  # noqa: E402
 
 __all__ = ["ADAPTERS", "SourcePair", "get_adapter", "list_masks", "register"]
