@@ -84,6 +84,9 @@ def test_root_keeps_absolute_folders(built):
     task = tasks_for_root(a)[0]
     assert task.pairs == (("", str(base / "upstream" / "LQ"), str(base / "upstream" / "GT")),)
     assert task.degradation == "noisy" and task.synth is None
+    # a rerun with the user's file (relative folders) is the same task set: verified work reused
+    again = build(root=a, tasks_file=base / "tasks.yaml", val_fraction=0.34, workers=1)
+    assert (again.built, again.reused) == (0, 6)
 
 
 def test_per_split_folders_and_the_cli(tmp_path):
