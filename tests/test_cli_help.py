@@ -56,3 +56,24 @@ def test_device_and_workers_mean_the_same_everywhere() -> None:
     assert {"evaluate", "build-data"} <= set(found["--workers"]), found
     assert resolve_workers(1) == 1
     assert 1 <= resolve_workers(0) <= 8
+
+
+def test_library_logs_reach_people_through_the_cli_console_once(capsys) -> None:
+    """The library speaks through ``logging``; the CLI prints its warnings on its console (so
+    above live bars, control characters escaped), once however often it is set up."""
+    import logging
+
+    from uirbench.cli.console import show_library_logs
+
+    logger = logging.getLogger("uirbench")
+    before = list(logger.handlers)
+    try:
+        show_library_logs()
+        show_library_logs()
+        logging.getLogger("uirbench.models.zoo").warning("w\x1b[31m.pt: not pinned yet")
+        logging.getLogger("uirbench.data.fetch").info("pinned quietly")
+        err = capsys.readouterr().err
+    finally:
+        logger.handlers[:] = before
+    assert err.count("not pinned yet") == 1, err
+    assert "w\\x1b[31m.pt" in err and "\x1b" not in err and "pinned quietly" not in err, err

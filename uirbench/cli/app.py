@@ -15,7 +15,7 @@ import sys
 import typer
 
 from uirbench import __version__
-from uirbench.cli.console import console, literal
+from uirbench.cli.console import console, literal, show_library_logs
 from uirbench.cli.groups import leaderboard_app, train_app
 from uirbench.errors import UirbenchError
 
@@ -127,6 +127,7 @@ def main() -> None:
         raise Interrupted if os.getpid() == main_pid else KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    show_library_logs()
     try:
         app()
     except Interrupted:

@@ -37,6 +37,24 @@ def literal(text: object) -> str:
     return escape(shown(text))
 
 
+def show_library_logs() -> None:
+    """Print what the library logs (``logging``, warnings and up, e.g. a download retried, a zoo
+    file not pinned yet) through this console: one plain line each, above any live progress
+    bars instead of through them. The library only logs; people read it here."""
+    import logging  # ~3 ms: when a command runs, not for `uirbench --help`
+
+    class ConsoleHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                console.print(shown(self.format(record)), markup=False, highlight=False)
+            except Exception:
+                self.handleError(record)
+
+    logger = logging.getLogger("uirbench")
+    if not any(type(h).__name__ == "ConsoleHandler" for h in logger.handlers):
+        logger.addHandler(ConsoleHandler(logging.WARNING))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` (taken literally) as an error and exit with ``code``."""
     console.print(f"[bold red]error:[/] {literal(message)}", highlight=False, soft_wrap=True)

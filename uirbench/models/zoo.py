@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from uirbench.errors import ChecksumError, UirbenchError
 from uirbench.hub import Remote
 from uirbench.io import sha256_file
 from uirbench.paths import zoo_dir
+
+log = logging.getLogger(__name__)
 
 
 def zoo_card(name: str) -> dict[str, Any]:
@@ -81,8 +84,9 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
     """The verified weight files of a zoo card (downloaded once through :mod:`uirbench.hub`);
     returns ``{role: path}``.
 
-    A file whose card has no ``sha256`` yet is accepted and its sha256 printed, to be pinned in
-    the card (the authors publish no checksums); a pinned one must match or it is refused.
+    A file whose card has no ``sha256`` yet is accepted and its sha256 logged (a warning), to be
+    pinned in the card (the authors publish no checksums); a pinned one must match or it is
+    refused.
     """
     out: dict[str, Path] = {}
     for role, r in zoo_remotes(name, cache_dir):
@@ -91,9 +95,11 @@ def fetch_zoo_weights(name: str, cache_dir: str | Path | None = None) -> dict[st
         except ChecksumError as exc:
             raise ChecksumError(f"{exc} (pinned in zoo card {name}.yaml)") from None
         if not r.sha256:
-            print(
-                f"{path.name}: sha256 {sha256_file(path)} (not pinned yet: add it to the zoo card "
-                f"{name}.yaml)"
+            log.warning(
+                "%s: sha256 %s (not pinned yet: add it to the zoo card %s.yaml)",
+                path.name,
+                sha256_file(path),
+                name,
             )
         out[role] = path
     return out
