@@ -128,11 +128,11 @@ def test_daclip_trains_and_classifies_eleven_classes(built, tmp_path):
             recipe,
             [
                 f"root={a}",
-                f"model={config}",
+                f"model_config={config}",
                 f"output={tmp_path / 'run'}",
                 "batch_size=16",
                 "epochs=1",
-                "max_steps=2",
+                "stop_at=2",
                 "val_split=val",
                 "progress=false",
                 "threads=1",

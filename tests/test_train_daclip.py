@@ -47,14 +47,14 @@ def _recipe(root, config, out, *extra):
         recipe,
         [
             f"root={root}",
-            f"model={config}",
+            f"model_config={config}",
             f"output={out}",
             "batch_size=16",
             "epochs=1",
             "warmup_steps=2",
             "val_split=null",
             "progress=false",
-            "log_every=1",
+            "log.every=1",
             "threads=1",
             "content_weight=1.0",  # the paper's loss (the tiny recipe drops the content term)
             *extra,
@@ -118,7 +118,7 @@ def test_recipe_overrides_and_errors(tmp_path):
 def test_resume_equals_uninterrupted(root, micro_config, tmp_path):
     full = td.train(_recipe(root, micro_config, tmp_path / "full"))
     assert full["step"] == 9  # 144 samples // 16
-    td.train(_recipe(root, micro_config, tmp_path / "cut", "max_steps=4"))
+    td.train(_recipe(root, micro_config, tmp_path / "cut", "stop_at=4"))
     _, meta = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last")
     assert meta["step"] == 4
     resumed = td.train(_recipe(root, micro_config, tmp_path / "cut"))
@@ -146,7 +146,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
     one = tmp_path / "one"
-    td.train(_recipe(root, micro_config, one, "max_steps=5"))
+    td.train(_recipe(root, micro_config, one, "stop_at=5"))
     script = tmp_path / "run.py"
     script.write_text(
         "import sys\nfrom uirbench.train import daclip as td\n"
@@ -156,17 +156,17 @@ def test_two_process_gloo_equals_one_process(root, micro_config, tmp_path):
     two = tmp_path / "two"
     args = [
         f"root={root}",
-        f"model={micro_config}",
+        f"model_config={micro_config}",
         f"output={two}",
         "batch_size=16",
         "epochs=1",
         "warmup_steps=2",
         "val_split=null",
         "progress=false",
-        "log_every=1",
+        "log.every=1",
         "threads=1",
         "content_weight=1.0",
-        "max_steps=5",
+        "stop_at=5",
     ]
     cmd = [
         sys.executable,

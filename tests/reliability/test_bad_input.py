@@ -406,7 +406,12 @@ def test_daclip_training_names_an_unreadable_image(tmp_path: Path) -> None:
     vision = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8}
     text = {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
     micro.write_text(json.dumps({"embed_dim": 32, "vision_cfg": vision, "text_cfg": text}))
-    overrides = [f"root={root}", f"model={micro}", f"output={tmp_path / 'run'}", "batch_size=5"]
+    overrides = [
+        f"root={root}",
+        f"model_config={micro}",
+        f"output={tmp_path / 'run'}",
+        "batch_size=5",
+    ]
     overrides += ["epochs=1", "warmup_steps=1", "train_split=val", "val_split=null"]
     overrides += ["progress=false", "threads=1", "workers=2", "cache_images=false"]
     cfg = train_mod.load_daclip_recipe("daclip_tiny", overrides)

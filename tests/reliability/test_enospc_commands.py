@@ -156,13 +156,13 @@ def test_train_daclip_checkpoint_and_log_on_a_full_disk(tmp_path, train_root, fu
 
     def go(*extra: str) -> dict:
         overrides = [
-            f"root={train_root}", f"model={config}", f"output={run}", "batch_size=16",
-            "epochs=2", "warmup_steps=2", "val_split=null", "progress=false", "log_every=1",
+            f"root={train_root}", f"model_config={config}", f"output={run}", "batch_size=16",
+            "epochs=2", "warmup_steps=2", "val_split=null", "progress=false", "log.every=1",
             "threads=1", *extra,
         ]  # fmt: skip
         return td.train(td.load_daclip_recipe(recipe, overrides), log=lambda m: None)
 
-    first = go("max_steps=2")["step"]
+    first = go("stop_at=2")["step"]
     stem = run / "checkpoints" / "last"
     # the log: its next append finds no space
     with full_disk(run, free=0) as disk, _no_space(r"metrics\.jsonl"):

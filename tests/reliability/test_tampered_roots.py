@@ -123,7 +123,12 @@ def _micro_daclip(root: Path, tmp_path: Path) -> dict:
     vision = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8}
     text = {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}
     micro.write_text(json.dumps({"embed_dim": 32, "vision_cfg": vision, "text_cfg": text}))
-    overrides = [f"root={root}", f"model={micro}", f"output={tmp_path / 'run'}", "batch_size=5"]
+    overrides = [
+        f"root={root}",
+        f"model_config={micro}",
+        f"output={tmp_path / 'run'}",
+        "batch_size=5",
+    ]
     overrides += ["epochs=1", "warmup_steps=1", "train_split=train", "val_split=val"]
     overrides += ["progress=false", "threads=1", "workers=0", "cache_images=false"]
     return train_mod.load_daclip_recipe("daclip_tiny", overrides)

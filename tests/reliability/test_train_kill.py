@@ -126,8 +126,8 @@ def test_train_daclip_sigkilled_three_times_resumes_to_the_same_weights(tmp_path
 
     def overrides(out: Path) -> list[str]:
         return [
-            f"root={root}", f"model={config}", f"output={out}", "batch_size=16", "epochs=3",
-            "warmup_steps=2", "val_split=null", "progress=false", "log_every=1", "threads=1",
+            f"root={root}", f"model_config={config}", f"output={out}", "batch_size=16", "epochs=3",
+            "warmup_steps=2", "val_split=null", "progress=false", "log.every=1", "threads=1",
             "workers=0",
         ]  # fmt: skip
 

@@ -28,7 +28,8 @@ def train_daclip(
 
     Resumes from OUTPUT/checkpoints/last when it exists (or last.prev, kept until a new checkpoint
     is complete, when last fails its sha256 check); writes OUTPUT/metrics.jsonl and a
-    safetensors + JSON checkpoint each epoch; classifies the val split at the end.
+    safetensors + JSON checkpoint every checkpoint.every epochs; classifies the val split at the
+    end (and every val.every epochs).
     Multi-GPU or multi-process: torchrun --nproc_per_node N -m uirbench train daclip ...
 
     Examples:
@@ -38,8 +39,10 @@ def train_daclip(
     """
     # lazy: training loads torch and open_clip; not for `uirbench --help`
     from uirbench.train.daclip import load_daclip_recipe, train
+    from uirbench.train.recipe import renames_reported
 
-    cfg = load_daclip_recipe(recipe, overrides or [])
+    with renames_reported(lambda m: console.print(m, highlight=False, markup=False)):
+        cfg = load_daclip_recipe(recipe, overrides or [])
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return

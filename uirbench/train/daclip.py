@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 from uirbench.data.shardset import ShardSet
-from uirbench.data.task_file import tasks_for_root
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.classify import classify_split
 from uirbench.io import decode_image
@@ -41,21 +41,13 @@ from uirbench.models.daclip import (
     read_daclip_state,
 )
 from uirbench.models.daclip_view import eval_view, offset_range
-from uirbench.tasks import using
 from uirbench.train import amp, ddp
-from uirbench.train.checkpoint import (
-    find_resume_checkpoint,
-    flatten_optimizer,
-    load_checkpoint,
-    save_checkpoint,
-    unflatten_optimizer,
-)
-from uirbench.train.log import JsonlLog
-from uirbench.train.recipe import load_recipe
-from uirbench.train.schedule import cosine_lr
+from uirbench.train.loop import Log, Trainer, run
+from uirbench.train.recipe import RecipeKeyRenamed, load_recipe
 
 DEFAULTS: dict[str, Any] = {
-    "model": "daclip_ViT-B-32",  # packaged config name or JSON path
+    "model": "daclip",  # what is trained (restoration recipes name a restoration model here)
+    "model_config": "daclip_ViT-B-32",  # packaged config name or JSON path
     "clip_weights": None,  # open_clip tag or file; None: the config's clip_pretrained
     "init_weights": None,  # a DA-CLIP checkpoint to start from (fine-tuning)
     "output": "runs/daclip",
@@ -94,6 +86,7 @@ DEFAULTS: dict[str, Any] = {
         "eps": 1.0e-6,
         "weight_decay": 0.05,  # not on gains, biases, logit_scale (as open_clip)
         "warmup_steps": 100,
+        "eta_min": 0.0,  # the cosine ends at this lr (open_clip: 0)
         "fused": "auto",  # fused AdamW kernel: auto = where torch supports it
     },
     "eval": {
@@ -102,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
         "grid": 1,
     },
     "train": {
-        "epochs": 50,
+        "epochs": 50,  # the schedule's length, in passes over the train split
         "batch_size": 3136,  # global, over all processes
         "loss": "official",  # official | class-aware
         # weight of the content (image-caption) loss; the degradation loss has weight 1. The
@@ -113,13 +106,21 @@ DEFAULTS: dict[str, Any] = {
         "amp": "auto",  # auto | off | bf16 | fp16
         "device": "auto",
         "seed": 0,
-        "threads": None,  # torch CPU threads per process
+        "threads": 0,  # torch CPU threads per process; 0: torch default
         "grad_checkpointing": False,
-        "log_every": 10,
-        "max_steps": None,  # stop early (tests, benchmarks); the schedule keeps its length
-        "eval_every_epochs": 0,  # 0: classify the val split at the end only
+        "resume": "auto",  # auto (the output's last checkpoint if any) | a checkpoint | null
+        "stop_at": None,  # stop (with a checkpoint) after this step; the schedule keeps its length
         "progress": True,
     },
+    "log": {"every": 10},  # steps
+    "val": {"every": 0},  # epochs; 0: classify the val split when the run stops only
+    "checkpoint": {"every": 1},  # epochs (and when the run stops)
+}
+# Keys of the DA-CLIP vocabulary before the trainers shared one (read with a warning)
+RENAMES = {
+    "train.max_steps": "train.stop_at",
+    "train.log_every": "log.every",
+    "train.eval_every_epochs": "val.every",
 }
 LOSSES = ("official", "class-aware")
 CROP_MODES = ("resize", "native")
@@ -409,214 +410,187 @@ def make_optimizer(model: torch.nn.Module, cfg: dict, device: torch.device) -> t
     )
 
 
-def _checkpoint_tensors(model, optimizer) -> tuple[dict, dict]:
-    tensors = {f"model.{k}": v for k, v in compact_state_dict(model).items()}
-    opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
-    tensors.update(opt_tensors)
-    return tensors, opt_meta
+class DaclipTrainer(Trainer):
+    """DA-CLIP's hooks of the training loop (:mod:`uirbench.train.loop`)."""
 
+    label = "train daclip"
+    log_name = "metrics.jsonl"
+    validate_at_stop = True
 
-def train(recipe: dict, log: Any = print) -> dict:
-    """Run (or resume) a training run with the root's task set in force (see :func:`_train`)."""
-    root = recipe.get("data", {}).get("root")
-    with using(tasks_for_root(root) if root else None):
-        return _train(recipe, log)
+    def __init__(self, cfg: dict, log: Log) -> None:
+        super().__init__(cfg, log)
+        t_cfg, d_cfg = cfg["train"], cfg["data"]
+        if cfg["model"] != "daclip":
+            raise UirbenchError(
+                f"model={cfg['model']!r}: train daclip trains daclip; name the DA-CLIP config "
+                "in model_config (e.g. model_config=daclip_tiny)"
+            )
+        if not d_cfg["root"]:
+            raise UirbenchError("data.root is not set: pass root=/path/to/built/root")
+        if t_cfg["loss"] not in LOSSES:
+            raise UirbenchError(f"train.loss must be one of {', '.join(LOSSES)}")
+        if d_cfg["crop_mode"] not in CROP_MODES:
+            raise UirbenchError(
+                f"data.crop_mode must be one of {', '.join(CROP_MODES)}, got {d_cfg['crop_mode']!r}"
+            )
+        if int(d_cfg["align"]) < 1:
+            raise UirbenchError(f"data.align must be >= 1, got {d_cfg['align']!r}")
+        if not 0 <= int(d_cfg["phase"]) < int(d_cfg["align"]):
+            raise UirbenchError(
+                f"data.phase must be in [0, data.align), got {d_cfg['phase']!r} with align"
+                f" {d_cfg['align']!r}"
+            )
+        if int(cfg["eval"]["grid"]) < 1:
+            raise UirbenchError(f"eval.grid must be >= 1, got {cfg['eval']['grid']!r}")
+        self.K = int(d_cfg["patches"]) if d_cfg["crop_mode"] == "native" else 1
+        if self.K < 1:
+            raise UirbenchError(f"data.patches must be >= 1, got {d_cfg['patches']!r}")
+        self.last: dict[str, float] = {}
+        self.val_accuracy: float | None = None
 
+    def build(self, env: ddp.DistEnv) -> None:
+        cfg, t_cfg, d_cfg = self.cfg, self.cfg["train"], self.cfg["data"]
+        device = env.device
+        self.model_cfg = load_config(cfg["model_config"])
+        model = build_daclip(self.model_cfg, clip_weights=cfg["clip_weights"] or None, weights=None)
+        if cfg["init_weights"]:
+            model.load_state_dict(read_daclip_state(cfg["init_weights"]), strict=True)
+        if t_cfg["grad_checkpointing"]:
+            model.set_grad_checkpointing(True)
+        self.model = model.to(device)
+        self.size = self.model_cfg["vision_cfg"]["image_size"]
+        self.texts: dict[str, int] = {}
+        self.data = read_split(d_cfg["root"], d_cfg["train_split"], self.texts)
+        t0 = time.perf_counter()
+        self.text_table = encode_texts(model, list(self.texts), device=device)
+        self.text_seconds = time.perf_counter() - t0
+        self.G = G = int(t_cfg["batch_size"])
+        self.n = n = len(self.data.classes)
+        if n < G:
+            raise UirbenchError(f"batch_size {G} is larger than the {n} training samples")
+        self.local = ddp.local_slice(G, env)
+        self.unit_steps = n // G  # steps per epoch: val.every / checkpoint.every count epochs
+        self.total = self.unit_steps * int(t_cfg["epochs"])
+        # Without the content loss only the controller's degradation embedding is used: the
+        # frozen content encoder is not run (half the image FLOPs) and the zero-initialised
+        # connections into it, whose gradient is then exactly zero, are frozen (DDP needs every
+        # trainable parameter used; AdamW keeps no state for them). The trained weights are
+        # bit-identical to computing the content loss with weight 0; the checkpoint's optimizer
+        # state lacks the zero layers.
+        self.with_content = float(t_cfg["content_weight"]) != 0
+        if not self.with_content:
+            model.visual_control.transformer.zero_modules.requires_grad_(False)
+        self.optimizer = make_optimizer(model, cfg, device)
+        self.max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
 
-def _train(recipe: dict, log: Any = print) -> dict:
-    """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
-    cfg = recipe
-    t_cfg, d_cfg, o_cfg = cfg["train"], cfg["data"], cfg["optim"]
-    if not d_cfg["root"]:
-        raise UirbenchError("data.root is not set: pass root=/path/to/built/root")
-    if t_cfg["loss"] not in LOSSES:
-        raise UirbenchError(f"train.loss must be one of {', '.join(LOSSES)}")
-    if d_cfg["crop_mode"] not in CROP_MODES:
-        raise UirbenchError(
-            f"data.crop_mode must be one of {', '.join(CROP_MODES)}, got {d_cfg['crop_mode']!r}"
-        )
-    if int(d_cfg["align"]) < 1:
-        raise UirbenchError(f"data.align must be >= 1, got {d_cfg['align']!r}")
-    if not 0 <= int(d_cfg["phase"]) < int(d_cfg["align"]):
-        raise UirbenchError(
-            f"data.phase must be in [0, data.align), got {d_cfg['phase']!r} with align"
-            f" {d_cfg['align']!r}"
-        )
-    if int(cfg["eval"]["grid"]) < 1:
-        raise UirbenchError(f"eval.grid must be >= 1, got {cfg['eval']['grid']!r}")
-    if t_cfg["threads"]:
-        torch.set_num_threads(int(t_cfg["threads"]))
-    env = ddp.init_distributed(t_cfg["device"])
-    device = env.device
-    out = Path(cfg["output"])
-    ckpt_stem = out / "checkpoints" / "last"
-    # last, or the intact previous checkpoint if a kill interrupted saving last
-    resume = find_resume_checkpoint(ckpt_stem, log if env.is_main else None)
-
-    torch.manual_seed(t_cfg["seed"])
-    model_cfg = load_config(cfg["model"])
-    model = build_daclip(model_cfg, clip_weights=cfg["clip_weights"] or None, weights=None)
-    if cfg["init_weights"]:
-        model.load_state_dict(read_daclip_state(cfg["init_weights"]), strict=True)
-    if t_cfg["grad_checkpointing"]:
-        model.set_grad_checkpointing(True)
-    model.to(device)
-    size = model_cfg["vision_cfg"]["image_size"]
-
-    texts: dict[str, int] = {}
-    train_data = read_split(d_cfg["root"], d_cfg["train_split"], texts)
-    t0 = time.perf_counter()
-    text_table = encode_texts(model, list(texts), device=device)
-    text_seconds = time.perf_counter() - t0
-
-    G = int(t_cfg["batch_size"])
-    n = len(train_data.classes)
-    if n < G:
-        raise UirbenchError(f"batch_size {G} is larger than the {n} training samples")
-    local = ddp.local_slice(G, env)
-    steps_per_epoch = n // G
-    total_steps = steps_per_epoch * int(t_cfg["epochs"])
-    stop = min(total_steps, int(t_cfg["max_steps"] or total_steps))
-
-    # Without the content loss only the controller's degradation embedding is used: the frozen
-    # content encoder is not run (half the image FLOPs) and the zero-initialised connections into
-    # it, whose gradient is then exactly zero, are frozen (DDP needs every trainable parameter
-    # used; AdamW keeps no state for them). The trained weights are bit-identical to computing
-    # the content loss with weight 0; the checkpoint's optimizer state lacks the zero layers.
-    with_content = float(t_cfg["content_weight"]) != 0
-    if not with_content:
-        model.visual_control.transformer.zero_modules.requires_grad_(False)
-    optimizer = make_optimizer(model, cfg, device)
-    start = 0
-    if resume:
-        tensors, meta = load_checkpoint(resume)
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict, source: Path) -> None:
         state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        missing = model.load_state_dict(state, strict=False)
+        missing = self.model.load_state_dict(state, strict=False)
         if missing.unexpected_keys or [
             k for k in missing.missing_keys if not k.startswith("visual.")
         ]:
-            raise UirbenchError(f"{ckpt_stem} does not match this recipe's model")
-        opt_state = unflatten_optimizer(tensors, meta["optimizer"])
-        if not with_content:
-            opt_state = _without_zero_modules(opt_state, model)
-        optimizer.load_state_dict(opt_state)
-        start = int(meta["step"])
-        if meta.get("global_batch") != G:
-            raise UirbenchError(
-                f"{ckpt_stem} was trained with batch_size {meta.get('global_batch')}, not {G}"
-            )
-        if env.is_main:
-            log(f"resuming {out} from step {start}")
-    K = int(d_cfg["patches"]) if d_cfg["crop_mode"] == "native" else 1
-    if K < 1:
-        raise UirbenchError(f"data.patches must be >= 1, got {d_cfg['patches']!r}")
-    net = ddp.wrap(model, env)
-    amp_dtype = amp.resolve(t_cfg["amp"], device)
-    autocast = amp.autocast(amp_dtype, device)
-    scaler = amp.grad_scaler(amp_dtype, device)
-    metrics = JsonlLog(out / "metrics.jsonl", start if resume else None, env.is_main)
-    max_log_scale = math.log(float(t_cfg["max_logit_scale"]))
-    seed = int(t_cfg["seed"])
-    source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]))
-    gt_source = None
-    if d_cfg["crop_mode"] == "native" and float(d_cfg["evidence"]) > 0:
-        gt_source = ImageSource(train_data.shards, bool(d_cfg["cache_images"]), "gt.png")
+            raise UirbenchError(f"{source} does not match this recipe's model")
 
-    plan = []
-    for step in range(start, stop):
-        epoch, b = divmod(step, steps_per_epoch)
-        order = epoch_order(n, epoch, seed)
-        plan.append((epoch, order[b * G : (b + 1) * G][local].tolist()))
-    loader = torch.utils.data.DataLoader(
-        BatchMaker(source, plan, cfg, size, gt_source),
-        batch_size=None,
-        num_workers=int(d_cfg["workers"]),
-        persistent_workers=False,
-    )
-    if env.is_main:
-        log(
-            f"DA-CLIP {cfg['model']}: {n} train samples of "
-            f"{len(set(train_data.classes.tolist()))} classes ({train_data.uncaptioned} without "
-            f"caption: degradation text used), {len(texts)} texts embedded once in "
-            f"{text_seconds:.1f}s, "
-            f"{world_desc(env)}, global batch {G}, steps {start}->{stop} of {total_steps}, "
-            f"amp {amp_dtype}"
+    def optimizer_state(self, state: dict) -> dict:
+        return state if self.with_content else _without_zero_modules(state, self.model)
+
+    def state(self, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"model.{k}": v for k, v in compact_state_dict(self.model).items()}
+        meta = {
+            "epoch": step // self.unit_steps,
+            "model_config": self.model_cfg,
+            "metrics": {"step": step, **self.last},
+        }
+        return tensors, meta
+
+    def begin(self, start: int, stop: int) -> dict | None:
+        self.start = start
+        if self.env.is_main:
+            data, amp_dtype = self.data, amp.resolve(self.cfg["train"]["amp"], self.env.device)
+            self.log(
+                f"DA-CLIP {self.cfg['model_config']}: {self.n} train samples of "
+                f"{len(set(data.classes.tolist()))} classes ({data.uncaptioned} without "
+                f"caption: degradation text used), {len(self.texts)} texts embedded once in "
+                f"{self.text_seconds:.1f}s, {world_desc(self.env)}, global batch {self.G}, "
+                f"steps {start}->{stop} of {self.total}, amp {amp_dtype}"
+            )
+        return None
+
+    def batches(self, start: int, stop: int) -> Any:
+        cfg, d_cfg = self.cfg, self.cfg["data"]
+        seed, G, spe = int(cfg["train"]["seed"]), self.G, self.unit_steps
+        source = ImageSource(self.data.shards, bool(d_cfg["cache_images"]))
+        gt_source = None
+        if d_cfg["crop_mode"] == "native" and float(d_cfg["evidence"]) > 0:
+            gt_source = ImageSource(self.data.shards, bool(d_cfg["cache_images"]), "gt.png")
+        plan = []
+        for step in range(start, stop):
+            epoch, b = divmod(step, spe)
+            order = epoch_order(self.n, epoch, seed)
+            plan.append((epoch, order[b * G : (b + 1) * G][self.local].tolist()))
+        return torch.utils.data.DataLoader(
+            BatchMaker(source, plan, cfg, self.size, gt_source),
+            batch_size=None,
+            num_workers=int(d_cfg["workers"]),
+            persistent_workers=False,
         )
-    progress = _progress(t_cfg["progress"] and env.is_main, stop - start)
-    last: dict[str, float] = {}
-    t_start, seen = time.perf_counter(), 0
-    model.train()
-    for k, images in enumerate(loader):
-        if isinstance(images, UirbenchError):
-            raise images
-        step = start + k
-        epoch, b = divmod(step, steps_per_epoch)
-        lr = cosine_lr(step, o_cfg["lr"], total_steps, warmup=o_cfg["warmup_steps"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        order = epoch_order(n, epoch, seed)[b * G : (b + 1) * G]
-        images = images.to(device, non_blocking=True)
-        with autocast():
-            res = net(images, content=with_content)
+
+    def loss(self, step: int, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        t_cfg, G, env, K = self.cfg["train"], self.G, self.env, self.K
+        epoch, b = divmod(step, self.unit_steps)
+        order = epoch_order(self.n, epoch, int(t_cfg["seed"]))[b * G : (b + 1) * G]
+        images = batch.to(env.device, non_blocking=True)
+        with self.autocast():
+            res = self.net(images, content=self.with_content)
         content = (
             ddp.gather_features(pool_patches(res["image_features"].float(), K), env)
-            if with_content
+            if self.with_content
             else None
         )
         degradation = ddp.gather_features(pool_patches(res["image_degra_features"].float(), K), env)
+        data = self.data
         loss = daclip_loss(
             content,
-            text_table[train_data.caption_ids[order]],
+            self.text_table[data.caption_ids[order]],
             degradation,
-            text_table[train_data.degradation_ids[order]],
+            self.text_table[data.degradation_ids[order]],
             res["logit_scale"].float(),
-            train_data.classes[order].to(device),
+            data.classes[order].to(env.device),
             t_cfg["loss"],
             float(t_cfg["content_weight"]),
         )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss["loss"]).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        self.last = {k: float(v.detach()) for k, v in loss.items()}
+        return loss["loss"], self.last
+
+    def after_step(self) -> None:
         with torch.no_grad():
-            model.logit_scale.clamp_(0, max_log_scale)
-        seen += G
-        last = {k2: float(v.detach()) for k2, v in loss.items()}
-        sps = seen / max(1e-9, time.perf_counter() - t_start)
-        record = {"step": step + 1, "epoch": epoch, "lr": lr, **last}
-        record["logit_scale"] = float(model.logit_scale.detach().exp())
-        record["samples_per_s"] = sps
-        if (step + 1) % int(t_cfg["log_every"]) == 0 or step + 1 == stop:
-            metrics.write(record)
-        progress.update(last["loss"], sps)
-        end_of_epoch = (step + 1) % steps_per_epoch == 0
-        if end_of_epoch or step + 1 == stop:
-            if env.is_main:
-                tensors, opt_meta = _checkpoint_tensors(model, optimizer)
-                meta = {
-                    "step": step + 1,
-                    "epoch": epoch + (1 if end_of_epoch else 0),
-                    "global_batch": G,
-                    "optimizer": opt_meta,
-                    "model_config": model_cfg,
-                    "recipe": cfg,
-                    "metrics": record,
-                }
-                save_checkpoint(ckpt_stem, tensors, meta)
-            every = int(t_cfg["eval_every_epochs"] or 0)
-            if end_of_epoch and every and (epoch + 1) % every == 0 and env.is_main:
-                acc = _val_accuracy(model, cfg, size, device)
-                metrics.write({"step": step + 1, "epoch": epoch, "val_accuracy": acc})
-            ddp.barrier(env)
-    progress.close()
-    summary: dict[str, Any] = {"step": stop, "checkpoint": str(ckpt_stem) + ".safetensors", **last}
-    if env.is_main and d_cfg["val_split"]:
-        summary["val_accuracy"] = _val_accuracy(model, cfg, size, device)
-        metrics.write({"step": stop, "val_accuracy": summary["val_accuracy"]})
-    summary["seconds"] = time.perf_counter() - t_start
-    ddp.barrier(env)
-    ddp.shutdown(env)
-    return summary
+            self.model.logit_scale.clamp_(0, self.max_log_scale)
+
+    def log_record(
+        self, step: int, lr: float, seconds: float, interval: list[dict[str, float]]
+    ) -> dict:
+        record = {"step": step, "epoch": (step - 1) // self.unit_steps, "lr": lr, **interval[-1]}
+        record["logit_scale"] = float(self.model.logit_scale.detach().exp())
+        record["samples_per_s"] = (step - self.start) * self.G / max(1e-9, seconds)
+        return record
+
+    def validate(self, step: int) -> dict | None:
+        if not self.cfg["data"]["val_split"]:
+            return None
+        self.val_accuracy = _val_accuracy(self.model, self.cfg, self.size, self.env.device)
+        epoch = (step - 1) // self.unit_steps
+        return {"step": step, "epoch": epoch, "val_accuracy": self.val_accuracy}
+
+    def summary(self) -> dict:
+        out: dict[str, Any] = dict(self.last)
+        if self.val_accuracy is not None:
+            out["val_accuracy"] = self.val_accuracy
+        return out
+
+
+def train(recipe: dict, log: Log = print) -> dict:
+    """Run (or resume) a training run; returns a summary (final step, loss, val accuracy, paths)."""
+    return run(DaclipTrainer(recipe, log))
 
 
 def world_desc(env: Any) -> str:
@@ -634,39 +608,39 @@ def _val_accuracy(model, cfg: dict, size: int, device) -> float:
     return float(table["correct"].sum() / table["total"].sum())
 
 
-class _progress:
-    """A rich progress bar with loss and samples/s (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.bar = None
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("train daclip"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}  {task.fields[sps]:.1f} samples/s"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, loss=float("nan"), sps=0.0)
-
-    def update(self, loss: float, sps: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, loss=loss, sps=sps)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def load_daclip_recipe(path: str | Path, overrides: list[str] | None = None) -> dict:
-    return load_recipe(path, DEFAULTS, overrides or [])
+    """DEFAULTS <- a recipe <- ``key=value`` overrides, keys of the older DA-CLIP vocabulary
+    (:data:`RENAMES`, a config name in ``model``) read with a warning."""
+    overrides = [_migrate_model_override(item) for item in overrides or []]
+    return load_recipe(path, DEFAULTS, overrides, renames=RENAMES, migrate=_migrate_model)
+
+
+def _migrate_model(given: dict, where: str) -> dict:
+    """DA-CLIP recipes named the config in ``model``; it is now ``model_config``, as in the
+    restoration recipes, and ``model`` names what is trained (daclip)."""
+    model = given.get("model")
+    if model is None or model == "daclip":
+        return given
+    if "model_config" in given:
+        raise UirbenchError(
+            f"{where}: model {model!r} is not daclip and model_config is set too; "
+            "write model: daclip and the config in model_config"
+        )
+    warnings.warn(
+        f"{where}: model: {model} is now model_config: {model} (model is daclip); rename it",
+        RecipeKeyRenamed,
+        stacklevel=4,
+    )
+    return {**given, "model": "daclip", "model_config": model}
+
+
+def _migrate_model_override(item: str) -> str:
+    key, sep, value = item.partition("=")
+    if not sep or key.strip() != "model" or value.strip() == "daclip":
+        return item
+    warnings.warn(
+        f"override model={value} is now model_config={value}; use model_config={value}",
+        RecipeKeyRenamed,
+        stacklevel=3,
+    )
+    return f"model_config={value}"

@@ -3,12 +3,19 @@
 An override key is a dotted path (``optim.lr=1e-4``) or, when unambiguous, a leaf name
 (``lr=1e-4``). Values are parsed as YAML (``1e-4`` -> float, ``[0.9, 0.98]`` -> list). Unknown keys
 are errors that list the known ones, so a typo never trains with a silently ignored setting.
+
+Both trainers share one vocabulary (docs/training.md, "Recipes"). A key of an older vocabulary
+(``renames``: old dotted path -> new one) is still read, in a file or an override, with a one-line
+:class:`RecipeKeyRenamed` warning naming both keys and the file; a recipe that sets both is
+refused, since which one it means is ambiguous.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +23,69 @@ import yaml
 
 from uirbench.errors import UirbenchError
 from uirbench.paths import find_recipe, recipe_names
+
+
+class RecipeKeyRenamed(FutureWarning):
+    """A recipe used a key of an older vocabulary (shown to users: FutureWarning is on)."""
+
+
+@contextlib.contextmanager
+def renames_reported(log: Callable[[str], None]) -> Iterator[None]:
+    """Show :class:`RecipeKeyRenamed` warnings as one line each through ``log`` (the CLI's
+    console) instead of Python's two-line warning with a source line; other warnings pass."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecipeKeyRenamed)
+        yield
+    for w in caught:
+        if issubclass(w.category, RecipeKeyRenamed):
+            log(f"warning: {w.message}")
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def rename_keys(given: dict, renames: Mapping[str, str], where: str) -> dict:
+    """A copy of the recipe mapping ``given`` with old keys moved to their new paths."""
+    given = copy.deepcopy(given)
+    for old, new in renames.items():
+        *old_parents, old_leaf = old.split(".")
+        node: Any = given
+        for part in old_parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or old_leaf not in node:
+            continue
+        value = node.pop(old_leaf)
+        *new_parents, new_leaf = new.split(".")
+        target = given
+        for part in new_parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise UirbenchError(f"{where}: {part!r} must be a mapping of settings")
+        if new_leaf in target:
+            raise UirbenchError(
+                f"{where}: both {old} (its old name) and {new} are set; keep {new} only"
+            )
+        target[new_leaf] = value
+        warnings.warn(
+            f"{where}: {old} is now {new}; rename it there (read as {new})",
+            RecipeKeyRenamed,
+            stacklevel=3,
+        )
+    return given
+
+
+def rename_override(item: str, renames: Mapping[str, str]) -> str:
+    """``key=value`` with an old key (dotted, or its leaf name) written as its new one."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    for old, new in renames.items():
+        if sep and key in (old, old.rsplit(".", 1)[-1]):
+            warnings.warn(
+                f"override {key}= is now {new}=; use {new}={raw}",
+                RecipeKeyRenamed,
+                stacklevel=3,
+            )
+            return f"{new}={raw}"
+    return item
 
 
 def _leaves(tree: dict, prefix: str = "") -> list[str]:
@@ -110,8 +180,16 @@ def merge(defaults: dict, given: dict, where: str = "") -> dict:
     return out
 
 
-def load_recipe(path: str | Path, defaults: dict, overrides: Iterable[str] = ()) -> dict:
-    """Defaults <- recipe file (a path, or a packaged recipe's name) <- overrides."""
+def load_recipe(
+    path: str | Path,
+    defaults: dict,
+    overrides: Iterable[str] = (),
+    renames: Mapping[str, str] | None = None,
+    migrate: Callable[[dict, str], dict] | None = None,
+) -> dict:
+    """Defaults <- recipe file (a path, or a packaged recipe's name) <- overrides. Old keys in
+    ``renames`` are read as their new ones (with a warning); ``migrate`` rewrites the file's
+    mapping for what a rename cannot express (a value that moved), given the file's name."""
     path = find_recipe(path)
     if not path.is_file():
         raise UirbenchError(
@@ -124,6 +202,11 @@ def load_recipe(path: str | Path, defaults: dict, overrides: Iterable[str] = ())
         raise UirbenchError(f"recipe {path} is not valid (safe) YAML: {exc}") from None
     if not isinstance(given, dict):
         raise UirbenchError(f"recipe {path} must be a mapping of settings")
+    renames = renames or {}
+    given = rename_keys(given, renames, f"recipe {path}")
+    if migrate is not None:
+        given = migrate(given, f"recipe {path}")
+    overrides = [rename_override(item, renames) for item in overrides]
     try:
         return apply_overrides(merge(defaults, given), overrides)
     except UirbenchError as exc:

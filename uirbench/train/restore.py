@@ -15,8 +15,6 @@ closed-form cosine of the step (no scheduler state to restore).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 from uirbench.data.index import read_index
-from uirbench.data.task_file import tasks_for_root
 from uirbench.data.trust import read_pair_file
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.metrics.psnr import psnr_tensor
@@ -38,19 +35,11 @@ from uirbench.models.networks import build_network, load_model_config, uses_dacl
 from uirbench.models.registry import build_restorer
 from uirbench.models.restorer import ModelRestorer
 from uirbench.models.table import trainable
-from uirbench.tasks import parse_tasks, using
-from uirbench.train import amp, ddp
-from uirbench.train.checkpoint import (
-    find_resume_checkpoint,
-    flatten_optimizer,
-    load_checkpoint,
-    save_checkpoint,
-    unflatten_optimizer,
-)
+from uirbench.tasks import parse_tasks
+from uirbench.train import ddp
 from uirbench.train.ema import EMA
-from uirbench.train.log import JsonlLog
+from uirbench.train.loop import Log, Trainer, checkpoint_stem, run
 from uirbench.train.recipe import load_recipe
-from uirbench.train.schedule import cosine_lr
 
 DEFAULTS: dict[str, Any] = {
     "model": "ours",  # registry name: ours, irsde, nafnet, nafnet-daclip
@@ -70,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "workers": 0,
     },
     "train": {
-        "iterations": 700000,
+        "iterations": 700000,  # the schedule's length, in steps
         "batch_size": 16,  # global, over all processes
         "loss": "l1",  # l1 | l2
         # IR-SDE only: "step" (the paper: distance between the predicted and the optimal reverse
@@ -86,8 +75,16 @@ DEFAULTS: dict[str, Any] = {
         "stop_at": None,  # stop (with a checkpoint) after this step: for tests and job limits
         "progress": True,
     },
-    "optim": {"lr": 2.0e-4, "betas": [0.9, 0.99], "weight_decay": 0.0, "eta_min": 1.0e-6},
+    # cosine from lr to eta_min over train.iterations (after warmup_steps of linear warmup)
+    "optim": {
+        "lr": 2.0e-4,
+        "betas": [0.9, 0.99],
+        "weight_decay": 0.0,
+        "warmup_steps": 0,
+        "eta_min": 1.0e-6,
+    },
     "ema": {"beta": 0.995, "every": 10, "after": 100},
+    # steps; validation also at the end of the schedule, a checkpoint also when the run stops
     "val": {"every": 10000, "per_task": 2, "size": 256, "sampling_mode": "posterior"},
     "log": {"every": 200},
     "checkpoint": {"every": 10000},
@@ -284,191 +281,118 @@ def evaluate(restorer: Any, val: dict[str, list]) -> dict[str, float]:
     }
 
 
-# ------------------------------------------------------------------------------------- loop
-def _checkpoint_dir(cfg: dict) -> Path:
-    return Path(cfg["output"]) / "checkpoints"
+# ------------------------------------------------------------------------------------- hooks
+class RestoreTrainer(Trainer):
+    """Restoration's hooks of the training loop (:mod:`uirbench.train.loop`)."""
 
+    label = "train restore"
+    log_name = "log.jsonl"
 
-def _find_resume(cfg: dict, log: Any = None) -> Path | None:
-    r = cfg["train"]["resume"]
-    if r in (None, False, "none"):
+    def build(self, env: ddp.DistEnv) -> None:
+        cfg, tc = self.cfg, self.cfg["train"]
+        device = env.device
+        models = trainable()
+        if cfg["model"] not in models:
+            raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(models)}")
+        self.net_cfg = net_cfg = load_model_config(
+            cfg["model_config"] or models[cfg["model"]].config
+        )
+        net = build_network(net_cfg).to(device)
+        if tc["grad_checkpointing"] and hasattr(net, "set_grad_checkpointing"):
+            net.set_grad_checkpointing(True)
+        if cfg["init_weights"]:
+            state, _ = network_state_from_file(cfg["init_weights"])
+            load_network_weights(net, state, cfg["init_weights"])
+        self.daclip = None
+        if uses_daclip(net_cfg):
+            if not cfg["daclip"]:
+                raise UirbenchError(
+                    f"model config of {cfg['model']!r} uses DA-CLIP: set daclip.config/weights "
+                    "in the recipe (daclip.weights=PATH to a DA-CLIP checkpoint)"
+                )
+            self.daclip = build_daclip_context(cfg["daclip"], device=str(device))
+        # sha256 + path relative to the checkpoints: the run folder can move (see restore.build)
+        self.daclip_meta = (
+            daclip_record(cfg["daclip"], checkpoint_stem(cfg).parent)
+            if self.daclip
+            else cfg["daclip"]
+        )
+        self.model = net
+        self.ema = EMA(net, cfg["ema"]["beta"], cfg["ema"]["every"], cfg["ema"]["after"])
+        o = cfg["optim"]
+        self.optimizer = torch.optim.AdamW(
+            net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"]
+        )
+        self.total = tc["iterations"]
+        self.objective = Objective(cfg, net_cfg, device)
+        d = cfg["data"]
+        self.source = PairSource(d["root"], d["train_split"], d["tasks"], d["cache_images"])
+        self.part = ddp.local_slice(tc["batch_size"], env)
+        self.last_val: dict[str, float] = {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict, source: Path) -> None:
+        self.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+
+    def state(self, step: int) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"net.{k}": v for k, v in self.model.state_dict().items()}
+        meta = {"model": self.cfg["model"], "model_config": self.net_cfg,
+                "daclip": self.daclip_meta}  # fmt: skip
+        return tensors, meta
+
+    def begin(self, start: int, stop: int) -> dict | None:
+        """The validation pairs and, on a fresh run, the identity baseline's PSNRs (step 0)."""
+        cfg = self.cfg
+        self.val: dict[str, list] = {}
+        if self.env.is_main:
+            self.val = validation_set(Path(cfg["data"]["root"]), cfg, self.source.tasks)
+        if self.val and start == 0:
+            return {"step": 0, "val_psnr_identity": evaluate(build_restorer("identity"), self.val)}
         return None
-    if r == "auto":  # last, or the intact previous one if a kill interrupted saving last
-        return find_resume_checkpoint(_checkpoint_dir(cfg) / "last", log)
-    path = Path(r)
-    if not path.with_suffix(".json").exists():
-        raise UirbenchError(f"train.resume={r}: no checkpoint {path.with_suffix('.json')}")
-    return path
 
+    def batches(self, start: int, stop: int) -> Any:
+        return torch.utils.data.DataLoader(
+            StepBatches(self.source, self.cfg, self.part, start, stop),
+            batch_size=None,
+            num_workers=self.cfg["data"]["workers"],
+        )
 
-def train(recipe: dict, log: Any = print) -> dict:
-    """Run (or resume) a training run with the root's task set in force (see :func:`_train`)."""
-    root = recipe.get("data", {}).get("root")
-    with using(tasks_for_root(root) if root else None):
-        return _train(recipe, log)
-
-
-def _train(recipe: dict, log: Any = print) -> dict:
-    """Run (or resume) a training; returns a summary with the last validation PSNRs."""
-    cfg = recipe
-    tc = cfg["train"]
-    if tc["threads"]:
-        torch.set_num_threads(int(tc["threads"]))
-    env = ddp.init_distributed(tc["device"])
-    device = env.device
-    models = trainable()
-    if cfg["model"] not in models:
-        raise UirbenchError(f"model {cfg['model']!r}: choose one of {', '.join(models)}")
-    net_cfg = load_model_config(cfg["model_config"] or models[cfg["model"]].config)
-    torch.manual_seed(tc["seed"])
-    net = build_network(net_cfg).to(device)
-    if tc["grad_checkpointing"] and hasattr(net, "set_grad_checkpointing"):
-        net.set_grad_checkpointing(True)
-    if cfg["init_weights"]:
-        state, _ = network_state_from_file(cfg["init_weights"])
-        load_network_weights(net, state, cfg["init_weights"])
-    daclip = None
-    if uses_daclip(net_cfg):
-        if not cfg["daclip"]:
-            raise UirbenchError(
-                f"model config of {cfg['model']!r} uses DA-CLIP: set daclip.config/weights in "
-                "the recipe (daclip.weights=PATH to a DA-CLIP checkpoint)"
-            )
-        daclip = build_daclip_context(cfg["daclip"], device=str(device))
-    # sha256 + path relative to the checkpoints: the run folder can move (see restore.build)
-    daclip_meta = daclip_record(cfg["daclip"], _checkpoint_dir(cfg)) if daclip else cfg["daclip"]
-    ema = EMA(net, cfg["ema"]["beta"], cfg["ema"]["every"], cfg["ema"]["after"])
-    o = cfg["optim"]
-    optimizer = torch.optim.AdamW(
-        net.parameters(), lr=o["lr"], betas=tuple(o["betas"]), weight_decay=o["weight_decay"]
-    )
-    start = 0
-    resume = _find_resume(cfg, log if env.is_main else None)
-    if resume is not None:
-        tensors, meta = load_checkpoint(resume)
-        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        ema.load_state(meta["ema"], {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
-        start = int(meta["step"])
-        if env.is_main:
-            log(f"resumed from {resume} at step {start}")
-    model = ddp.wrap(net, env)
-    mode = {False: "off", True: "auto"}.get(tc["amp"], tc["amp"])  # YAML reads off as False
-    dtype = amp.resolve(mode, device)
-    autocast = amp.autocast(dtype, device)
-    scaler = amp.grad_scaler(dtype, device)
-    objective = Objective(cfg, net_cfg, device)
-    source = PairSource(
-        cfg["data"]["root"], cfg["data"]["train_split"], cfg["data"]["tasks"],
-        cfg["data"]["cache_images"],
-    )  # fmt: skip
-    gb = tc["batch_size"]
-    part = ddp.local_slice(gb, env)
-    total = tc["iterations"]
-    stop = min(total, tc["stop_at"]) if tc["stop_at"] else total
-    loader = torch.utils.data.DataLoader(
-        StepBatches(source, cfg, part, start, stop),
-        batch_size=None,
-        num_workers=cfg["data"]["workers"],
-    )
-    out = Path(cfg["output"])
-    logf = JsonlLog(out / "log.jsonl", start, env.is_main)
-    val = validation_set(Path(cfg["data"]["root"]), cfg, source.tasks) if env.is_main else {}
-    if val and start == 0:
-        base = evaluate(build_restorer("identity"), val)
-        logf.write({"step": 0, "val_psnr_identity": base})
-
-    def val_restorer() -> ModelRestorer:
-        return ModelRestorer(
-            cfg["model"], net_cfg, ema.ema_model, daclip=daclip, device=str(device),
-            sampling_mode=cfg["val"]["sampling_mode"], seed=tc["seed"], tile=0,
-        )  # fmt: skip
-
-    def save(step: int) -> None:
-        if env.is_main:
-            opt_t, opt_meta = flatten_optimizer(optimizer.state_dict())
-            tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
-            tensors |= {f"ema.{k}": v for k, v in ema.ema_model.state_dict().items()}
-            meta = {
-                "step": step, "model": cfg["model"], "model_config": net_cfg,
-                "daclip": daclip_meta, "ema": ema.state(), "optimizer": opt_meta,
-                "recipe": cfg, "world_size": env.world_size,
-            }  # fmt: skip
-            save_checkpoint(_checkpoint_dir(cfg) / "last", {**tensors, **opt_t}, meta)
-        ddp.barrier(env)
-
-    progress = _Progress(env.is_main and tc["progress"], start, stop)
-    log = progress.above(log)  # validation lines above the bar, never inside it
-    t0, last_val, loss_sum, n_loss = time.time(), {}, 0.0, 0
-    step = start
-    model.train()
-    for batch in loader:
-        if isinstance(batch, UirbenchError):
-            raise batch
+    def loss(self, step: int, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        device = self.env.device
         lq, gt = batch[0].to(device), batch[1].to(device)
         ctx = {}
-        if daclip is not None:
-            content, degradation = daclip.encode(lq)
+        if self.daclip is not None:
+            content, degradation = self.daclip.encode(lq)
             ctx = {"text_context": degradation, "image_context": content}
-        lr = cosine_lr(step, cfg["optim"]["lr"], total, eta_min=cfg["optim"]["eta_min"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        optimizer.zero_grad(set_to_none=True)
-        with autocast():
-            loss = objective(model, lq, gt, ctx, step, part, gb)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        ema.update()
-        step += 1
-        loss_sum += float(loss.detach())
-        n_loss += 1
-        progress.update(step, float(loss.detach()))
-        if step % cfg["log"]["every"] == 0 or step == stop:
-            mean_loss = ddp.all_reduce_mean(loss_sum / n_loss, env)
-            logf.write({"step": step, "loss": mean_loss, "lr": lr, "seconds": time.time() - t0})
-            loss_sum, n_loss = 0.0, 0
-        if step % cfg["val"]["every"] == 0 or step == total:
-            if env.is_main and val:
-                last_val = evaluate(val_restorer(), val)
-                rec = {"step": step, "val_psnr": last_val}
-                rec["val_psnr_mean"] = float(np.mean(list(last_val.values())))
-                logf.write(rec)
-                log(f"step {step}: val PSNR {rec['val_psnr_mean']:.2f} dB (EMA)")
-            ddp.barrier(env)
-        if step % cfg["checkpoint"]["every"] == 0 or step == stop:
-            save(step)
-    progress.close()
-    summary = {
-        "step": step, "seconds": time.time() - t0, "val_psnr": last_val,
-        "checkpoint": str(_checkpoint_dir(cfg) / "last.safetensors"), "world_size": env.world_size,
-    }  # fmt: skip
-    ddp.shutdown(env)
-    return summary
+        with self.autocast():
+            loss = self.objective(
+                self.net, lq, gt, ctx, step, self.part, self.cfg["train"]["batch_size"]
+            )
+        return loss, {"loss": float(loss.detach())}
+
+    def log_record(
+        self, step: int, lr: float, seconds: float, interval: list[dict[str, float]]
+    ) -> dict:
+        mean = sum(n["loss"] for n in interval) / len(interval)
+        return {"step": step, "loss": ddp.all_reduce_mean(mean, self.env), "lr": lr,
+                "seconds": seconds}  # fmt: skip
+
+    def validate(self, step: int) -> dict | None:
+        if not self.val:
+            return None
+        restorer = ModelRestorer(
+            self.cfg["model"], self.net_cfg, self.ema.ema_model, daclip=self.daclip,
+            device=str(self.env.device), sampling_mode=self.cfg["val"]["sampling_mode"],
+            seed=self.cfg["train"]["seed"], tile=0,
+        )  # fmt: skip
+        self.last_val = evaluate(restorer, self.val)
+        mean = float(np.mean(list(self.last_val.values())))
+        self.log(f"step {step}: val PSNR {mean:.2f} dB (EMA)")
+        return {"step": step, "val_psnr": self.last_val, "val_psnr_mean": mean}
+
+    def summary(self) -> dict:
+        return {"val_psnr": self.last_val}
 
 
-class _Progress:
-    def __init__(self, enabled: bool, start: int, total: int) -> None:
-        self.bar = None
-        if enabled:
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("train restore", total=total, completed=start)
-
-    def update(self, step: int, loss: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step, description=f"loss {loss:.4f}")
-
-    def above(self, log: Callable[[str], None]) -> Callable[[str], None]:
-        """``log`` while the bar is live: through the bar's console, so each line is printed
-        above the bar instead of being drawn into it by a second console."""
-        if self.bar is None:
-            return log
-        console = self.bar.console
-        return lambda msg: console.print(msg, highlight=False, soft_wrap=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+def train(recipe: dict, log: Log = print) -> dict:
+    """Run (or resume) a training; returns a summary with the last validation PSNRs."""
+    return run(RestoreTrainer(recipe, log))
