@@ -39,10 +39,8 @@ def train_daclip(
     """
     # lazy: training loads torch and open_clip; not for `uirbench --help`
     from uirbench.train.daclip import load_daclip_recipe, train
-    from uirbench.train.recipe import renames_reported
 
-    with renames_reported(lambda m: console.print(m, highlight=False, markup=False)):
-        cfg = load_daclip_recipe(recipe, overrides or [])
+    cfg = load_daclip_recipe(recipe, overrides or [])
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import console as err
 from uirbench.cli.groups import train_app
 
 
@@ -39,12 +38,10 @@ def train_restore(
     from rich.console import Console
 
     # lazy: training loads torch; not for `uirbench --help`
-    from uirbench.train.recipe import renames_reported
     from uirbench.train.restore import load_restore_recipe, train
 
     console = Console(soft_wrap=True, emoji=False)
-    with renames_reported(lambda m: err.print(m, highlight=False, markup=False)):
-        cfg = load_restore_recipe(recipe, overrides or [])
+    cfg = load_restore_recipe(recipe, overrides or [])
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ from uirbench.models.daclip import (
 from uirbench.models.daclip_view import eval_view, offset_range
 from uirbench.train import amp, ddp
 from uirbench.train.loop import Log, Trainer, run
-from uirbench.train.recipe import RecipeKeyRenamed, load_recipe
+from uirbench.train.recipe import load_recipe
+from uirbench.train.recipe import log as recipe_log
 
 DEFAULTS: dict[str, Any] = {
     "model": "daclip",  # what is trained (restoration recipes name a restoration model here)
@@ -626,10 +626,8 @@ def _migrate_model(given: dict, where: str) -> dict:
             f"{where}: model {model!r} is not daclip and model_config is set too; "
             "write model: daclip and the config in model_config"
         )
-    warnings.warn(
-        f"{where}: model: {model} is now model_config: {model} (model is daclip); rename it",
-        RecipeKeyRenamed,
-        stacklevel=4,
+    recipe_log.warning(
+        "%s: model: %s is now model_config: %s (model is daclip); rename it", where, model, model
     )
     return {**given, "model": "daclip", "model_config": model}
 
@@ -638,9 +636,7 @@ def _migrate_model_override(item: str) -> str:
     key, sep, value = item.partition("=")
     if not sep or key.strip() != "model" or value.strip() == "daclip":
         return item
-    warnings.warn(
-        f"override model={value} is now model_config={value}; use model_config={value}",
-        RecipeKeyRenamed,
-        stacklevel=3,
+    recipe_log.warning(
+        "override model=%s is now model_config=%s; use model_config=%s", value, value, value
     )
     return f"model_config={value}"

@@ -6,16 +6,15 @@ are errors that list the known ones, so a typo never trains with a silently igno
 
 Both trainers share one vocabulary (docs/training.md, "Recipes"). A key of an older vocabulary
 (``renames``: old dotted path -> new one) is still read, in a file or an override, with a one-line
-:class:`RecipeKeyRenamed` warning naming both keys and the file; a recipe that sets both is
+warning (``logging``; the CLI prints it) naming both keys and the file; a recipe that sets both is
 refused, since which one it means is ambiguous.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,7 @@ import yaml
 from uirbench.errors import UirbenchError
 from uirbench.paths import find_recipe, recipe_names
 
-
-class RecipeKeyRenamed(FutureWarning):
-    """A recipe used a key of an older vocabulary (shown to users: FutureWarning is on)."""
-
-
-@contextlib.contextmanager
-def renames_reported(log: Callable[[str], None]) -> Iterator[None]:
-    """Show :class:`RecipeKeyRenamed` warnings as one line each through ``log`` (the CLI's
-    console) instead of Python's two-line warning with a source line; other warnings pass."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RecipeKeyRenamed)
-        yield
-    for w in caught:
-        if issubclass(w.category, RecipeKeyRenamed):
-            log(f"warning: {w.message}")
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+log = logging.getLogger(__name__)
 
 
 def rename_keys(given: dict, renames: Mapping[str, str], where: str) -> dict:
@@ -65,11 +48,7 @@ def rename_keys(given: dict, renames: Mapping[str, str], where: str) -> dict:
                 f"{where}: both {old} (its old name) and {new} are set; keep {new} only"
             )
         target[new_leaf] = value
-        warnings.warn(
-            f"{where}: {old} is now {new}; rename it there (read as {new})",
-            RecipeKeyRenamed,
-            stacklevel=3,
-        )
+        log.warning("%s: %s is now %s; rename it there (read as %s)", where, old, new, new)
     return given
 
 
@@ -79,11 +58,7 @@ def rename_override(item: str, renames: Mapping[str, str]) -> str:
     key = key.strip()
     for old, new in renames.items():
         if sep and key in (old, old.rsplit(".", 1)[-1]):
-            warnings.warn(
-                f"override {key}= is now {new}=; use {new}={raw}",
-                RecipeKeyRenamed,
-                stacklevel=3,
-            )
+            log.warning("override %s= is now %s=; use %s=%s", key, new, new, raw)
             return f"{new}={raw}"
     return item
 
