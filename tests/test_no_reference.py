@@ -95,3 +95,54 @@ def test_full_reference_metric_refused(photos, tmp_path):
     with pytest.raises(UirbenchError, match="need GT"):
         score_no_reference(photos, tmp_path / "out", metrics="psnr")
     assert set(PROFILE) == set(NO_REFERENCE_METRICS)
+
+
+def test_clipiqa_builds_and_scores_with_a_tiny_clip_in_the_cache(
+    offline_caches, photos, tmp_path, monkeypatch
+):
+    """CLIP-IQA is importable in the [eval] environment (openai-clip needs pkg_resources, hence
+    the setuptools < 81 pin) and scores through uirbench exactly as pyiqa called directly does.
+    The CLIP is a tiny random ResNet CLIP, a TorchScript archive as OpenAI's RN50.pt is, saved
+    where pyiqa looks for it; uirbench and pyiqa check its sha256 against the URL, so the URL is
+    pointed at that file's digest. (Before, uirbench opened it as a tensors-only pickle and so
+    refused every real RN50.pt.) A file of another digest is refused by name. Random weights:
+    the scores are not CLIP-IQA values, only the plumbing and the recorded options are tested."""
+    import hashlib
+
+    import clip.model
+    import pyiqa
+    import pyiqa.archs.clip_model as pyiqa_clip
+    import torch
+
+    from uirbench.io import read_image
+
+    torch.manual_seed(0)
+    tiny = clip.model.CLIP(
+        embed_dim=32, image_resolution=224, vision_layers=(1, 1, 1, 1), vision_width=8,
+        vision_patch_size=None, context_length=77, vocab_size=49408, transformer_width=64,
+        transformer_heads=1, transformer_layers=1,
+    )  # fmt: skip
+    path = offline_caches / "torch" / "hub" / "clip" / "RN50.pt"
+    path.parent.mkdir(parents=True)
+    # a TorchScript archive, as OpenAI's RN50.pt is (pyiqa reads its state dict from it)
+    example = (torch.zeros(1, 3, 224, 224), torch.zeros(1, 77, dtype=torch.long))
+    torch.jit.save(torch.jit.trace(tiny.eval(), example, check_trace=False), str(path))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(pyiqa_clip._MODELS, "RN50", f"https://example.invalid/{digest}/RN50.pt")
+
+    score_no_reference(photos, tmp_path / "out", metrics="clipiqa", name="mine")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["profile"]["pyiqa"]["clipiqa"] == {"type": "CLIPIQA", **PROFILE["clipiqa"]}
+    direct = pyiqa.create_metric("clipiqa", as_loss=False, device="cpu", **PROFILE["clipiqa"])
+    want = []
+    for f in sorted(photos.iterdir()):
+        x = torch.from_numpy(read_image(f)).permute(2, 0, 1)[None].float() / 255
+        want.append(float(direct(x)))
+    per_image = (tmp_path / "out" / "per_image.csv").read_text().splitlines()
+    got = [float(line.split(",")[-1]) for line in per_image[1:]]
+    assert got == pytest.approx(want, rel=1e-6)
+    assert len(set(got)) == 3  # three photos, three scores
+    other = "0" * 64
+    monkeypatch.setitem(pyiqa_clip._MODELS, "RN50", f"https://example.invalid/{other}/RN50.pt")
+    with pytest.raises(UirbenchError, match="is not the published file"):
+        score_no_reference(photos, tmp_path / "out2", metrics="clipiqa")

@@ -19,6 +19,7 @@ import numpy as np
 
 from uirbench.errors import UirbenchError
 from uirbench.hub import Remote
+from uirbench.io import sha256_file
 
 # uirbench name -> pyiqa name (``ssim-pyiqa`` keeps pyiqa's clamped SSIM available by choice).
 PYIQA_NAME = {"ssim-pyiqa": "ssim"}
@@ -31,6 +32,9 @@ class WeightFile:
     what: str
     path: Path
     url: str
+    # Full pinned digest, for files that are checked by it instead of being opened (OpenAI's
+    # CLIP checkpoints are TorchScript archives, which a tensors-only load cannot read).
+    sha256: str | None = None
 
     def missing_message(self, metric: str) -> str:
         return missing_weights_message([(metric, self)])
@@ -40,7 +44,7 @@ class WeightFile:
         if self.url.startswith("hf://"):  # a Hugging Face hub file: its own cache layout
             repo, _, name = self.url.removeprefix("hf://").rpartition("/")
             return Remote(self.what, self.url, hf_repo=repo, hf_file=name)
-        return Remote(self.what, self.url, path=self.path)
+        return Remote(self.what, self.url, path=self.path, sha256=self.sha256)
 
 
 def missing_weights_message(
@@ -146,7 +150,8 @@ def _clipiqa_weights(opts: dict[str, Any]) -> list[WeightFile]:
     }
     url = _MODELS[opts.get("backbone", "RN50")]
     clip = Path(torch.hub.get_dir()) / "clip" / url.rsplit("/", 1)[-1]
-    out = [WeightFile(f"OpenAI CLIP {opts.get('backbone', 'RN50')}", clip, url)]
+    # OpenAI's URLs carry the file's sha256 as their last folder (pyiqa checks it too)
+    out = [WeightFile(f"OpenAI CLIP {opts.get('backbone', 'RN50')}", clip, url, url.split("/")[-2])]
     if "clipiqa+" in opts.get("model_type", "clipiqa"):
         name = prompts[opts["model_type"]]
         out.append(_pyiqa_file("CLIP-IQA+ learned prompts", get_url_from_name(name)))
@@ -199,7 +204,14 @@ def check_weights(metric: str, opts: dict[str, Any]) -> list[WeightFile]:
     if missing:
         raise UirbenchError(missing_weights_message(missing))
     for f in files:
-        if f.path.suffix != ".mat":  # MATLAB parameter files are read by scipy, not unpickled
+        if f.sha256:  # pinned: the exact published file, whatever its format
+            if sha256_file(f.path) != f.sha256:
+                raise UirbenchError(
+                    f"{f.path} ({f.what} for {metric}) is not the published file (sha256 "
+                    f"differs from {f.sha256[:12]}...); delete it and run `uirbench weights "
+                    f"fetch {metric}`"
+                )
+        elif f.path.suffix != ".mat":  # MATLAB parameter files are read by scipy, not unpickled
             load_tensor_file(f.path)
     return files
 
