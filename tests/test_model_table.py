@@ -48,7 +48,8 @@ def test_daclip_row():
         (DACLIP.recipe, DACLIP.config),
         (DACLIP.tiny_recipe, DACLIP.tiny_config),
     ):
-        assert yaml.safe_load((recipes_dir() / f"{recipe}.yaml").read_text())["model"] == config
+        data = yaml.safe_load((recipes_dir() / f"{recipe}.yaml").read_text())
+        assert (data["model"], data["model_config"]) == (DACLIP.name, config), recipe
         assert load_daclip_config(config)
 
 
@@ -56,11 +57,11 @@ def test_every_card_and_recipe_names_a_row():
     cards = {row.card for row in [*MODELS.values(), DACLIP] if row.card}
     assert {p.stem for p in zoo_dir().glob("*.yaml")} == cards
     for path in recipes_dir().glob("*.yaml"):
-        model = yaml.safe_load(path.read_text())["model"]
-        if model in MODELS:
-            assert MODELS[model].config, path  # a network to train
-        else:  # a DA-CLIP recipe names its config
-            assert load_daclip_config(model), path
+        data = yaml.safe_load(path.read_text())
+        if data["model"] in MODELS:
+            assert MODELS[data["model"]].config, path  # a network to train
+        else:  # DA-CLIP, its config in model_config as in the restoration recipes
+            assert data["model"] == DACLIP.name and load_daclip_config(data["model_config"]), path
 
 
 def test_registry_is_the_table():
