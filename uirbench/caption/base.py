@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from uirbench.registry import Registry
+
 # What the official data used (clip-interrogator 0.6.0 -> BLIP-large, unconditional, 32 tokens).
 DEFAULT_MODEL = "Salesforce/blip-image-captioning-large"
 MAX_NEW_TOKENS = 32
@@ -48,19 +50,16 @@ class Captioner(Protocol):
         ...
 
 
-BACKENDS: dict[str, Callable[..., Captioner]] = {}
+BACKENDS: Registry[Callable[..., Captioner]] = Registry("caption backend")
 
 
 def register_backend(name: str) -> Callable[[Callable[..., Captioner]], Callable[..., Captioner]]:
-    def deco(factory: Callable[..., Captioner]) -> Callable[..., Captioner]:
-        BACKENDS[name] = factory
-        return factory
-
-    return deco
+    """Add a backend to :data:`BACKENDS` under ``name`` (the ``--backend`` value)."""
+    return BACKENDS.register(name)
 
 
 def build_captioner(name: str, **options: Any) -> Captioner:
-    """Instantiate backend ``name``; options the backend does not take are ignored if None."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown caption backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    return BACKENDS[name](**{k: v for k, v in options.items() if v is not None})
+    """Instantiate backend ``name``; options the backend does not take are ignored if None. An
+    unknown name is a ValueError (:class:`~uirbench.registry.UnknownNameError`) naming the
+    known backends."""
+    return BACKENDS.pick(name)(**{k: v for k, v in options.items() if v is not None})

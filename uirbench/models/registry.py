@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from uirbench.errors import UirbenchError
 from uirbench.models.table import MODELS
+from uirbench.registry import Registry
 
 
 @dataclass
@@ -40,7 +40,8 @@ def _identity(weights: str | None = None, device: str = "cpu", **_: Any) -> Rest
     return Restorer(name="identity", net=lambda x: x.clone())
 
 
-BUILDERS: dict[str, Callable[..., Restorer]] = {"identity": _identity}
+BUILDERS: Registry[Callable[..., Restorer]] = Registry("model")
+BUILDERS.register("identity")(_identity)
 
 
 def _restoration_model(name: str) -> Callable[..., Restorer]:
@@ -58,17 +59,16 @@ def _restoration_model(name: str) -> Callable[..., Restorer]:
 
 for _name, _row in MODELS.items():
     if _row.config:  # identity has no network
-        BUILDERS[_name] = _restoration_model(_name)
+        BUILDERS.register(_name)(_restoration_model(_name))
 
 
 def register(name: str, builder: Callable[..., Restorer]) -> None:
-    BUILDERS[name] = builder
+    """Add a model builder under ``name`` (``--model``)."""
+    BUILDERS.register(name)(builder)
 
 
 def build_restorer(
     name: str, weights: str | None = None, device: str = "cpu", **kw: Any
 ) -> Restorer:
     """Build a registered model by name (``identity``, ``ours``, ``irsde``, ``nafnet``, ...)."""
-    if name not in BUILDERS:
-        raise UirbenchError(f"unknown model {name!r}; known models: {', '.join(sorted(BUILDERS))}")
-    return BUILDERS[name](weights=weights, device=device, **kw)
+    return BUILDERS.pick(name)(weights=weights, device=device, **kw)

@@ -13,33 +13,25 @@ Unknown options raise a :class:`~uirbench.errors.UirbenchError` naming the optio
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
 from uirbench.data.sources.common import SourcePair
 from uirbench.errors import UirbenchError
+from uirbench.registry import Registry
 
 Adapter = Callable[..., list[SourcePair]]
-ADAPTERS: dict[str, Adapter] = {}
+ADAPTERS: Registry[Adapter] = Registry("adapter")
 
 
 def register(name: str) -> Callable[[Adapter], Adapter]:
-    """Add an adapter to :data:`ADAPTERS` under ``name`` (the manifest's ``adapter`` value)."""
+    """Add an adapter to :data:`ADAPTERS` under ``name`` (the manifest's ``adapter`` value); its
+    keyword-only parameters are its options, any other is refused by name."""
 
     def deco(fn: Adapter) -> Adapter:
-        params = inspect.signature(fn).parameters
-        allowed = sorted(k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
-
         @wraps(fn)
         def checked(src_dir: Path, split: str, **options: object) -> list[SourcePair]:
-            for key in options:
-                if key not in allowed:
-                    raise UirbenchError(
-                        f"adapter {name!r} has no option {key!r}; its options are: "
-                        f"{', '.join(allowed) or '(none)'} (check the benchmark manifest)"
-                    )
             if split not in ("train", "val"):
                 raise UirbenchError(f"adapter {name!r}: unknown split {split!r} (train or val)")
             src_dir = Path(src_dir)
@@ -47,20 +39,14 @@ def register(name: str) -> Callable[[Adapter], Adapter]:
                 raise UirbenchError(f"adapter {name!r}: source folder {src_dir} does not exist")
             return fn(src_dir, split, **options)
 
-        ADAPTERS[name] = checked
-        return checked
+        return ADAPTERS.register(name, check_options="check the benchmark manifest")(checked)
 
     return deco
 
 
 def get_adapter(name: str) -> Adapter:
     """The adapter registered as ``name``."""
-    try:
-        return ADAPTERS[name]
-    except KeyError:
-        raise UirbenchError(
-            f"unknown adapter {name!r}; known adapters: {', '.join(sorted(ADAPTERS))}"
-        ) from None
+    return ADAPTERS.pick(name)
 
 
 def list_masks(src_dir: str | Path) -> list[Path]:

@@ -1,0 +1,51 @@
+"""The one registry helper (uirbench.registry) behind source adapters, caption backends and
+models: one unknown-name message, the adapters' option check, still plain dicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from uirbench.caption import BACKENDS, build_captioner
+from uirbench.data.sources import ADAPTERS, get_adapter
+from uirbench.errors import UirbenchError
+from uirbench.registry import Registry
+
+
+def test_unknown_names_get_one_message_listing_the_known_ones() -> None:
+    pytest.importorskip("torch")
+    from uirbench.models.registry import BUILDERS, build_restorer
+
+    with pytest.raises(UirbenchError, match=r"^unknown model 'nope'; known models: identity, "):
+        build_restorer("nope")
+    with pytest.raises(UirbenchError, match=r"^unknown adapter 'nope'; known adapters: bsd400, "):
+        get_adapter("nope")
+    # a ValueError too: `uirbench caption` turns it into a --backend usage error
+    known = "known caption backends: lavis, sidecar, transformers"
+    with pytest.raises(ValueError, match=rf"^unknown caption backend 'nope'; {known}$"):
+        build_captioner("nope")
+    for reg in (BUILDERS, ADAPTERS, BACKENDS):
+        assert isinstance(reg, dict) and isinstance(reg, Registry) and len(reg) >= 3
+
+
+def test_options_a_factory_does_not_declare_are_refused_by_name() -> None:
+    reg: Registry = Registry("widget")
+
+    @reg.register("w", check_options="check the recipe")
+    def make(src: str, *, size: int = 1, colour: str = "red") -> str:
+        return f"{src}-{size}-{colour}"
+
+    assert reg["w"] is make and make("a", size=2) == "a-2-red"
+    with pytest.raises(UirbenchError) as exc:
+        reg.pick("w")("a", sise=2)
+    assert str(exc.value) == (
+        "widget 'w' has no option 'sise'; its options are: colour, size (check the recipe)"
+    )
+    plain = Registry("thing")
+    assert plain.register("t")(len) is len and plain.pick("t") is len  # unchecked: as given
+
+
+def test_adapter_options_are_checked_before_the_folder(tmp_path) -> None:
+    with pytest.raises(UirbenchError, match=r"adapter 'folder' has no option 'nope'.*manifest"):
+        get_adapter("folder")(tmp_path / "absent", "val", nope=1)
+    with pytest.raises(UirbenchError, match=r"source folder .* does not exist"):
+        get_adapter("folder")(tmp_path / "absent", "val")
