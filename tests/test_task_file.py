@@ -210,3 +210,48 @@ def test_replacing_the_ten_renumbers_classes(tmp_path):
     with using(tasks):
         assert tasks[0].index == 0 and tasks[0].degradation == "noisy"
     assert all_tasks()[0].id == "blurry"
+
+
+def test_root_commands_check_a_given_tasks_file_against_the_root(built, tmp_path):
+    """caption and train daclip|restore take the task set from the root; --tasks-file there is
+    a check: another task set (or a root of the ten) stops the command before any work."""
+    from typer.testing import CliRunner
+
+    from uirbench.cli.app import app
+
+    base, (a, _) = built
+    other = tmp_path / "other.yaml"
+    other.write_text(TASK_FILE.replace("blur-rain", "blur-rain2"))
+    commands = {
+        "caption": ["caption", "--root", str(a), "--backend", "sidecar"],
+        "train daclip": [
+            "train",
+            "daclip",
+            "--recipe",
+            "daclip_tiny",
+            f"root={a}",
+            f"output={tmp_path / 'd'}",
+        ],
+        "train restore": [
+            "train",
+            "restore",
+            "--recipe",
+            "nafnet_tiny",
+            f"root={a}",
+            f"output={tmp_path / 'r'}",
+        ],
+    }
+    for what, args in commands.items():
+        result = CliRunner().invoke(app, [*args, "--tasks-file", str(other)])
+        assert isinstance(result.exception, UirbenchError), (what, result.output)
+        assert "built with other tasks" in str(result.exception), what
+    assert not (tmp_path / "d").exists() and not (tmp_path / "r").exists()
+    # the root's own file passes the check (the dry-run caption then works on)
+    sidecar = tmp_path / "captions.csv"
+    sidecar.write_text("key,caption\n" + "".join(f"photo {i}.png,a photo\n" for i in range(8)))
+    ok = CliRunner().invoke(
+        app,
+        [*commands["caption"], "--sidecar", str(sidecar), "--limit", "1",
+         "--tasks-file", str(base / "my_tasks.yaml")],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.options import DEVICE_HELP
+from uirbench.cli.options import DEVICE_HELP, ROOT_TASKS_FILE_HELP, tasks_file_in_force
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +44,7 @@ def caption(
         "absolute", "--csv-paths", help="filepath column of the CSVs: absolute or relative."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=ROOT_TASKS_FILE_HELP),
 ) -> None:
     """Caption every distinct clean image once (cached by sha256, resumable, torchrun-aware).
 
@@ -60,6 +61,8 @@ def caption(
     from uirbench.data.index import read_index
 
     read_index(root)  # fail on a wrong --root before loading a model
+    with tasks_file_in_force(tasks_file, root):
+        pass  # only the check: caption_root puts the root's own task set in force
 
     if csv_paths not in PATH_MODES:
         raise typer.BadParameter(f"use one of {', '.join(PATH_MODES)}", param_hint="--csv-paths")

@@ -26,6 +26,11 @@ TASKS_FILE_HELP = (
     "names and --tasks ids, table columns, radar axes. A root built with one brings its own."
 )
 
+ROOT_TASKS_FILE_HELP = (
+    "Task file the root was built with (docs/tasks.md): checked, so a run on a root of another "
+    "task set stops before any work. The root's own copy is what is used."
+)
+
 
 @contextlib.contextmanager
 def tasks_file_in_force(tasks_file: Path | None, root: Path | None = None) -> Iterator[None]:

@@ -9,6 +9,7 @@ import typer
 
 from uirbench.cli.console import console
 from uirbench.cli.groups import train_app
+from uirbench.cli.options import ROOT_TASKS_FILE_HELP, tasks_file_in_force
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +24,7 @@ def train_daclip(
         None, help="key=value settings over the recipe: root=data/demo lr=1e-4 train.epochs=5."
     ),
     show: bool = typer.Option(False, "--show", help="Print the resolved recipe and exit."),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=ROOT_TASKS_FILE_HELP),
 ) -> None:
     """Train DA-CLIP (a controller on a frozen CLIP) on a built root's shards.
 
@@ -44,6 +46,12 @@ def train_daclip(
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return
+    if tasks_file is not None:
+        root = cfg["data"]["root"]
+        if not root:
+            raise typer.BadParameter("set the recipe's root (root=DIR) to check it against")
+        with tasks_file_in_force(tasks_file, Path(root)):
+            pass  # only the check: training puts the root's own task set in force
     summary = train(cfg, log=lambda m: console.print(m, highlight=False, markup=False))
     if summary.get("val_accuracy") is not None:
         console.print(

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from uirbench.cli.groups import train_app
+from uirbench.cli.options import ROOT_TASKS_FILE_HELP, tasks_file_in_force
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,7 @@ def train_restore(
         None, help="key=value settings over the recipe: root=data/demo train.iterations=500."
     ),
     show: bool = typer.Option(False, "--show", help="Print the resolved recipe and exit."),
+    tasks_file: Path | None = typer.Option(None, "--tasks-file", help=ROOT_TASKS_FILE_HELP),
 ) -> None:
     """Train a restoration model (IR-SDE or NAFNet, with or without DA-CLIP).
 
@@ -45,6 +47,12 @@ def train_restore(
     if show:
         typer.echo(json.dumps(cfg, indent=1))
         return
+    if tasks_file is not None:
+        root = cfg["data"]["root"]
+        if not root:
+            raise typer.BadParameter("set the recipe's root (root=DIR) to check it against")
+        with tasks_file_in_force(tasks_file, Path(root)):
+            pass  # only the check: training puts the root's own task set in force
     summary = train(cfg, log=lambda m: console.print(m, highlight=False, markup=False))
     console.print(
         f"trained {summary['step']} steps in {summary['seconds']:.0f} s; "
