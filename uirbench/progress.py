@@ -13,6 +13,31 @@ if TYPE_CHECKING:  # pragma: no cover  (the type only: download imports socket a
     from uirbench.download import Progress as ByteProgress
 
 
+def count_bars(description: str = "{task.description}", eta: str = "eta", **options: Any) -> Any:
+    """Bars that count items: ``description``, the bar, ``done/total``, elapsed, ``eta`` and
+    the time remaining; ``options`` go to ``rich.progress.Progress`` (console, transient,
+    disable)."""
+    # lazy: rich.progress, only when bars are drawn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn(eta),
+        TimeRemainingColumn(),
+        **options,
+    )
+
+
 def file_bars(console: Any = None) -> Any:
     """Bars with a free ``info`` field (``add_task(..., info="")``): the build's pairs bar and one
     bar per download (:func:`byte_progress`). Transient: gone once the work is done."""

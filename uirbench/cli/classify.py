@@ -9,6 +9,7 @@ import typer
 from uirbench.cli.console import console, holding_out_lock
 from uirbench.cli.options import DEVICE_HELP, TASKS_FILE_HELP, resolve_device, tasks_file_in_force
 from uirbench.errors import UirbenchError
+from uirbench.progress import count_bars
 
 
 def register(app: typer.Typer) -> None:
@@ -61,15 +62,6 @@ def classify(
     if (root is None) == (folder is None):
         raise UirbenchError("give exactly one of --root DIR (a built root) or --folder DIR")
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     # lazy: classification loads torch; not for `uirbench --help`
     from uirbench.evaluate.classify import (
         classification_table,
@@ -82,16 +74,7 @@ def classify(
     dev = resolve_device(device)
     model = load_model(weights, config, clip_weights, dev, random_init=random_init)
     rows = ["CLIP (zero-shot)", name]  # classification_table's two passes over the split
-    with Progress(
-        TextColumn("classify {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with count_bars("classify {task.description}", console=console, transient=True) as bar:
         task = bar.add_task(rows[0], total=None)
         state = {"row": 0, "last": 0}
 

@@ -9,6 +9,7 @@ import typer
 from uirbench.cli.console import shown
 from uirbench.cli.options import DEVICE_HELP, resolve_device
 from uirbench.errors import UirbenchError
+from uirbench.progress import count_bars
 
 
 def register(app: typer.Typer) -> None:
@@ -73,14 +74,6 @@ def restore(
       uirbench restore inputs/ --model nafnet --weights run/checkpoints/last.safetensors
     """
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     # lazy: restoration loads torch; not for `uirbench --help`
     from uirbench.io import read_image
@@ -111,13 +104,7 @@ def restore(
             raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
     restorer = build_restorer(model, weights=weights, device=device, **kw)
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+    progress = count_bars(
         console=console,
         disable=not console.is_terminal,  # piped: plain log lines only, no bar frames
     )

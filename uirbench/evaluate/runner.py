@@ -45,6 +45,7 @@ from uirbench.evaluate.metrics.ssim_skimage import ssim_skimage
 from uirbench.evaluate.pairing import Pair, conversion_warnings, pair_outputs
 from uirbench.evaluate.profiles import Profile, get_profile
 from uirbench.io import decode_image, read_image, sha256_file, write_png
+from uirbench.progress import count_bars
 from uirbench.tasks import all_tasks, parse_tasks
 
 
@@ -259,25 +260,9 @@ def _progress(total: int, enabled: bool, restorer: Any = None) -> Iterator[_Bars
         yield _Bars()
         return
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    cols = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
     sde = getattr(restorer, "sde", None)
-    with Progress(*cols, console=Console(stderr=True), transient=False) as bar:
+    with count_bars(eta="ETA", console=Console(stderr=True), transient=False) as bar:
         bars = _Bars(bar, steps=getattr(sde, "T", None))
         bar.update(bars.images, total=total)
         if bars.steps and hasattr(restorer, "on_pass"):

@@ -50,14 +50,19 @@ def _second_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return _filter_valid(x * x + y * y), _filter_valid(x * y)
 
 
-def ssim(pred: np.ndarray, target: np.ndarray) -> float:
-    """SSIM of two equal-shape HxW or HxWxC images with values in [0, 255]; mean over channels."""
+def check_pair(pred: np.ndarray, target: np.ndarray, window: int = WINDOW) -> None:
+    """The SSIM variants' one input check: equal shapes, and at least one ``window`` each way."""
     if pred.shape != target.shape:
         raise ValueError(f"ssim: shapes differ: {pred.shape} vs {target.shape}")
-    if pred.shape[0] < WINDOW or pred.shape[1] < WINDOW:
+    if pred.shape[0] < window or pred.shape[1] < window:
         raise ValueError(
-            f"ssim: image {pred.shape[:2]} is smaller than the {WINDOW}x{WINDOW} window"
+            f"ssim: image {pred.shape[:2]} is smaller than the {window}x{window} window"
         )
+
+
+def ssim(pred: np.ndarray, target: np.ndarray) -> float:
+    """SSIM of two equal-shape HxW or HxWxC images with values in [0, 255]; mean over channels."""
+    check_pair(pred, target)
     if pred.dtype == target.dtype == np.uint8:
         # uint8 values, their squares and products (<= 130050 < 2^24) are exact in float32, and
         # OpenCV's float32 -> float64 filtering path is the fastest; accumulation is float64.

@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from uirbench.evaluate.metrics.ssim import check_pair
+
 WINDOW = 7
 _NP = WINDOW * WINDOW
 _COV_NORM = _NP / (_NP - 1)  # use_sample_covariance=True
@@ -39,12 +41,7 @@ def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
 
 def ssim_skimage(pred: np.ndarray, target: np.ndarray) -> float:
     """skimage-default SSIM of two equal-shape HxW or HxWxC images in [0, 255]."""
-    if pred.shape != target.shape:
-        raise ValueError(f"ssim: shapes differ: {pred.shape} vs {target.shape}")
-    if pred.shape[0] < WINDOW or pred.shape[1] < WINDOW:
-        raise ValueError(
-            f"ssim: image {pred.shape[:2]} is smaller than the {WINDOW}x{WINDOW} window"
-        )
+    check_pair(pred, target, WINDOW)
     x, y = pred.astype(np.float64), target.astype(np.float64)
     if x.ndim == 2:
         return _ssim_channel(x, y)
