@@ -123,3 +123,60 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE.parent), env.get("PYTHONPATH", "")])
     return env
+
+
+# Files whose in-function imports are not yet explained: demo.py is being edited by another
+# change this round; take it off this list once its lazy imports say why.
+UNEXPLAINED_ALLOWED = {"uirbench/demo.py"}
+
+
+def unexplained_lazy_imports(package_root: Path = PACKAGE) -> list[str]:
+    """Imports of uirbench's own modules inside a function without a one-line reason: a ``#``
+    comment on the import's line or directly above it (above its group of imports). Such an
+    import hides the graph; it is only right for a heavy optional one or a real cycle, and then
+    the comment says which."""
+    bad = []
+    for path in sorted(package_root.rglob("*.py")):
+        rel = path.relative_to(package_root.parent).as_posix()
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines), filename=str(path))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            imports = [n for n in ast.walk(fn) if isinstance(n, ast.Import | ast.ImportFrom)]
+            in_imports = {i for n in imports for i in range(n.lineno, (n.end_lineno or 0) + 1)}
+            for node in imports:
+                if isinstance(node, ast.ImportFrom):
+                    own = node.level > 0 or (node.module or "").split(".")[0] == "uirbench"
+                else:
+                    own = any(a.name.split(".")[0] == "uirbench" for a in node.names)
+                if not own or "#" in lines[node.lineno - 1]:
+                    continue
+                above = node.lineno - 1  # 1-based line above; skip blanks and sibling imports
+                while above > 0 and (not lines[above - 1].strip() or above in in_imports):
+                    above -= 1
+                if above == 0 or not lines[above - 1].strip().startswith("#"):
+                    bad.append(f"{rel}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return bad
+
+
+def test_imports_inside_functions_say_why():
+    found = [b for b in unexplained_lazy_imports() if b.split(":")[0] not in UNEXPLAINED_ALLOWED]
+    assert found == [], "move these to the top of the module, or say why in one line:\n" + (
+        "\n".join(found)
+    )
+
+
+def test_the_lazy_import_check_sees_an_unexplained_one(tmp_path):
+    root = tmp_path / "uirbench"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "x.py").write_text(
+        "import os\n\n\ndef f():\n    import numpy\n\n    from uirbench.io import sha256_file\n"
+        "    return sha256_file\n\n\n"
+        "def g():\n    # lazy: torch\n    import torch\n\n    from ..models import registry\n"
+        "    from uirbench.weights import load_tensor_file  # a real cycle\n"
+        "    from uirbench.io import (\n        read_image,\n    )\n"
+        "    return registry, load_tensor_file, read_image, torch\n"
+    )
+    assert unexplained_lazy_imports(root) == [
+        "uirbench/data/x.py:7: from uirbench.io import sha256_file"
+    ]
