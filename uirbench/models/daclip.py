@@ -18,10 +18,8 @@ State-dict layout (631 tensors for ViT-B/32), identical to ``daclip_ViT-B-32.pt`
 from __future__ import annotations
 
 import copy
-import json
 import math
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,39 +30,22 @@ from torch import nn
 from uirbench.errors import UirbenchError
 from uirbench.hub import unreachable
 from uirbench.io import atomic_path
+from uirbench.models.config import config_names, read_config
 from uirbench.weights import load_tensor_file, read_meta
 
-CONFIG_PACKAGE = "uirbench.models.configs"
 OFFICIAL_STRIP_PREFIXES = ("module.",)
 
 
 # ---------------------------------------------------------------------------------------- configs
 def list_configs() -> list[str]:
     """Names of the packaged DA-CLIP configs (``daclip_ViT-B-32``, ``daclip_tiny``, ...)."""
-    files = resources.files(CONFIG_PACKAGE).iterdir()
-    return sorted(
-        f.name[:-5] for f in files if f.name.startswith("daclip") and f.name.endswith(".json")
-    )
+    return config_names(daclip=True)
 
 
 def load_config(config: str | Path | dict) -> dict:
-    """A config by packaged name, JSON path or dict (returned as a fresh copy)."""
-    if isinstance(config, dict):
-        return copy.deepcopy(config)
-    text = str(config)
-    if text.endswith(".json") or Path(text).exists():
-        path = Path(text)
-        if not path.exists():
-            raise UirbenchError(f"DA-CLIP config {path} not found")
-        return json.loads(path.read_text())
-    name = text if text.startswith("daclip_") else f"daclip_{text}"
-    res = resources.files(CONFIG_PACKAGE).joinpath(f"{name}.json")
-    if not res.is_file():
-        raise UirbenchError(
-            f"unknown DA-CLIP config {config!r}; packaged: {', '.join(list_configs())} "
-            "(or pass a path to a JSON config)"
-        )
-    return json.loads(res.read_text())
+    """A DA-CLIP config by packaged name (``daclip_tiny`` or ``tiny``), JSON path or dict (a
+    fresh copy; :func:`uirbench.models.config.read_config`)."""
+    return read_config(config, daclip=True)
 
 
 # ---------------------------------------------------------------------------------------- modules

@@ -6,33 +6,22 @@ name uses by default is its row in :mod:`uirbench.models.table`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from uirbench.errors import UirbenchError
-from uirbench.models.irsde.unet import ConditionalUNet, load_config
+from uirbench.models.config import read_config
+from uirbench.models.irsde.unet import ConditionalUNet
 from uirbench.models.irsde.unet import pad_multiple as unet_pad_multiple
 from uirbench.models.nafnet import NAFNet
 
 
 def load_model_config(config: str | Path | dict) -> dict[str, Any]:
-    """A model config: a dict, a packaged name (``irsde_daclip_tiny``) or a JSON path."""
-    if isinstance(config, dict):
-        return config
-    path = Path(config)
-    if path.suffix == ".json" and path.exists():
-        return json.loads(path.read_text())
-    try:
-        return load_config(str(config))
-    except FileNotFoundError:
-        raise UirbenchError(
-            f"unknown model config {config!r}: give a name from uirbench/models/configs/ "
-            "(irsde, irsde_daclip, irsde_tiny, irsde_daclip_tiny, irsde_wild, irsde_wild_tiny, "
-            "nafnet, nafnet_daclip, nafnet_tiny, nafnet_daclip_tiny) or a path to a JSON file"
-        ) from None
+    """A restoration model config: a dict, a packaged name (``irsde_daclip_tiny``) or a JSON
+    path (:func:`uirbench.models.config.read_config`)."""
+    return read_config(config)
 
 
 def build_network(cfg: dict[str, Any]) -> torch.nn.Module:

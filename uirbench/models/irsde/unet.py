@@ -24,10 +24,7 @@ fixtures made with the official class), so ``universal-ir.pth`` loads with ``str
 
 from __future__ import annotations
 
-import json
 import math
-from importlib import resources
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -207,14 +204,6 @@ class ConditionalUNet(nn.Module):
         for m in self.modules():
             if isinstance(m, SpatialTransformer):
                 m.grad_checkpoint = enable
-
-
-def load_config(name: str) -> dict[str, Any]:
-    """Read a packaged model config ``uirbench/models/configs/<name>.json``."""
-    path = resources.files("uirbench.models").joinpath("configs", f"{name}.json")
-    if not path.is_file():
-        raise FileNotFoundError(f"no model config {name!r} in uirbench/models/configs/")
-    return json.loads(path.read_text())
 
 
 def pad_multiple(depth: int) -> int:
