@@ -40,7 +40,7 @@ from uirbench.models.daclip import (
     read_daclip_state,
 )
 from uirbench.models.daclip_view import eval_view, offset_range
-from uirbench.train import amp, ddp
+from uirbench.train import ddp
 from uirbench.train.loop import Log, Trainer, run
 from uirbench.train.recipe import load_recipe
 from uirbench.train.recipe import log as recipe_log
@@ -506,13 +506,13 @@ class DaclipTrainer(Trainer):
     def begin(self, start: int, stop: int) -> dict | None:
         self.start = start
         if self.env.is_main:
-            data, amp_dtype = self.data, amp.resolve(self.cfg["train"]["amp"], self.env.device)
+            data = self.data
             self.log(
                 f"DA-CLIP {self.cfg['model_config']}: {self.n} train samples of "
                 f"{len(set(data.classes.tolist()))} classes ({data.uncaptioned} without "
                 f"caption: degradation text used), {len(self.texts)} texts embedded once in "
                 f"{self.text_seconds:.1f}s, {world_desc(self.env)}, global batch {self.G}, "
-                f"steps {start}->{stop} of {self.total}, amp {amp_dtype}"
+                f"steps {start}->{stop} of {self.total}, amp {self.amp_dtype}"
             )
         return None
 

@@ -51,8 +51,8 @@ Log = Callable[[str], None]
 
 class Trainer:
     """Hooks of one kind of training. :meth:`build` sets the attributes below; the loop calls the
-    rest. ``autocast`` (a context factory), ``net`` (the model, DDP-wrapped when distributed) and
-    ``env`` are set by the loop before :meth:`begin`."""
+    rest. ``autocast`` (a context factory), ``amp_dtype``, ``net`` (the model, DDP-wrapped when
+    distributed) and ``env`` are set by the loop before :meth:`begin`."""
 
     label = "train"  # progress bar and messages
     log_name = "log.jsonl"  # the metrics log, in the output folder
@@ -71,6 +71,7 @@ class Trainer:
     net: torch.nn.Module
     env: ddp.DistEnv
     autocast: Callable[[], Any]
+    amp_dtype: torch.dtype | None  # what autocast casts to (None: full precision)
 
     def __init__(self, cfg: dict, log: Log) -> None:
         self.cfg, self.log = cfg, log
@@ -193,7 +194,7 @@ def _run(trainer: Trainer) -> dict:
     stop = stop_step(cfg, total)
     trainer.net = ddp.wrap(model, env)
     dtype = amp.resolve({False: "off", True: "auto"}.get(tc["amp"], tc["amp"]), env.device)
-    trainer.autocast = amp.autocast(dtype, env.device)
+    trainer.amp_dtype, trainer.autocast = dtype, amp.autocast(dtype, env.device)
     scaler = amp.grad_scaler(dtype, env.device)
     metrics = JsonlLog(out / trainer.log_name, start if resume else None, env.is_main)
     log_every = int(cfg["log"]["every"])
