@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from uirbench.cli.console import console
-from uirbench.cli.groups import train_app
-from uirbench.cli.options import ROOT_TASKS_FILE_HELP, tasks_file_in_force
+from uirbench.cli.groups import train_app, train_from_recipe
+from uirbench.cli.options import ROOT_TASKS_FILE_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -42,17 +41,11 @@ def train_daclip(
     # lazy: training loads torch and open_clip; not for `uirbench --help`
     from uirbench.train.daclip import load_daclip_recipe, train
 
-    cfg = load_daclip_recipe(recipe, overrides or [])
-    if show:
-        typer.echo(json.dumps(cfg, indent=1))
+    summary = train_from_recipe(
+        load_daclip_recipe, train, recipe, overrides, show, tasks_file, console
+    )
+    if summary is None:  # --show
         return
-    if tasks_file is not None:
-        root = cfg["data"]["root"]
-        if not root:
-            raise typer.BadParameter("set the recipe's root (root=DIR) to check it against")
-        with tasks_file_in_force(tasks_file, Path(root)):
-            pass  # only the check: training puts the root's own task set in force
-    summary = train(cfg, log=lambda m: console.print(m, highlight=False, markup=False))
     if summary.get("val_accuracy") is not None:
         console.print(
             f"val degradation accuracy {100 * summary['val_accuracy']:.1f}% "
