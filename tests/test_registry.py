@@ -49,3 +49,25 @@ def test_adapter_options_are_checked_before_the_folder(tmp_path) -> None:
         get_adapter("folder")(tmp_path / "absent", "val", nope=1)
     with pytest.raises(UirbenchError, match=r"source folder .* does not exist"):
         get_adapter("folder")(tmp_path / "absent", "val")
+
+
+def test_daclip_options_reach_the_builder_and_a_config_alone_is_refused(tmp_path) -> None:
+    pytest.importorskip("torch")
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from uirbench.cli.app import app
+    from uirbench.io import write_png
+    from uirbench.models.registry import daclip_option
+
+    assert daclip_option(None, None) == {}
+    assert daclip_option(tmp_path / "d.pt", None) == {
+        "daclip": {"config": None, "weights": str(tmp_path / "d.pt")}
+    }
+    write_png(tmp_path / "in.png", np.zeros((8, 8, 3), np.uint8))
+    # `restore` (and `evaluate --model`) refuse it before any model is built
+    args = ["restore", str(tmp_path / "in.png"), "--model", "ours", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--daclip-config", "daclip_ViT-B-32"])
+    assert "--daclip-config names the config of --daclip PATH" in str(result.exception)
+    with pytest.raises(UirbenchError, match="pass both"):
+        daclip_option(None, "daclip_ViT-B-32")

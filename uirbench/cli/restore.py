@@ -8,7 +8,6 @@ import typer
 
 from uirbench.cli.console import shown
 from uirbench.cli.options import DEVICE_HELP, resolve_device
-from uirbench.errors import UirbenchError
 from uirbench.progress import count_bars
 
 
@@ -77,7 +76,7 @@ def restore(
 
     # lazy: restoration loads torch; not for `uirbench --help`
     from uirbench.io import read_image
-    from uirbench.models.registry import build_restorer
+    from uirbench.models.registry import build_restorer, daclip_option
     from uirbench.restore import (
         check_inputs,
         network_passes,
@@ -98,10 +97,7 @@ def restore(
             kw["sampling_mode"] = sampling
         if random_init:
             kw["random_init"] = True
-        if daclip is not None:
-            kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
-        elif daclip_config is not None:
-            raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
+        kw.update(daclip_option(daclip, daclip_config))
     restorer = build_restorer(model, weights=weights, device=device, **kw)
 
     progress = count_bars(

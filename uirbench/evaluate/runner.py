@@ -429,7 +429,7 @@ def run(
         # lazy: models import torch; scoring a folder of outputs needs none
         import torch
 
-        from uirbench.models.registry import build_restorer
+        from uirbench.models.registry import build_restorer, daclip_option
 
         torch.manual_seed(seed)  # stochastic samplers (IR-SDE) give the same outputs per seed
         kw: dict[str, Any] = {"random_init": True} if random_init else {}
@@ -439,10 +439,7 @@ def run(
             if model == "identity":
                 raise UirbenchError("--steps sets a diffusion model's sampling steps; not identity")
             kw["steps"] = steps
-        if daclip is not None:
-            kw["daclip"] = {"config": daclip_config, "weights": str(daclip)}
-        elif daclip_config is not None:
-            raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
+        kw.update(daclip_option(daclip, daclip_config))
         restorer = build_restorer(model, weights=weights, device=device, **kw)
         if steps is not None and getattr(restorer, "sde", None) is None:
             raise UirbenchError(f"--steps sets IR-SDE sampling steps; {model} has no sampler")

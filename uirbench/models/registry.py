@@ -6,12 +6,14 @@ in the same range and size. Models with DA-CLIP also report the predicted degrad
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from uirbench.errors import UirbenchError
 from uirbench.models.table import MODELS
 from uirbench.registry import Registry
 
@@ -65,6 +67,17 @@ for _name, _row in MODELS.items():
 def register(name: str, builder: Callable[..., Restorer]) -> None:
     """Add a model builder under ``name`` (``--model``)."""
     BUILDERS.register(name)(builder)
+
+
+def daclip_option(daclip: str | os.PathLike | None, config: str | None) -> dict[str, Any]:
+    """:func:`build_restorer`'s ``daclip`` keyword from the ``--daclip PATH`` and
+    ``--daclip-config NAME`` options ({} when no path is given); a config without a path is
+    refused, naming both options."""
+    if daclip is not None:
+        return {"daclip": {"config": config, "weights": str(daclip)}}
+    if config is not None:
+        raise UirbenchError("--daclip-config names the config of --daclip PATH: pass both")
+    return {}
 
 
 def build_restorer(
