@@ -5,8 +5,8 @@ Why one: resuming, retries, the size guard and failing fast offline were written
 datasets and the weights went through another client without them. Here a download goes into a
 ``.part`` file resumed with an HTTP Range request, is retried with exponential backoff on dropped
 connections and 429/5xx, stops at once when the host name does not resolve (offline), and is
-refused as it arrives when it grows beyond the size the caller expects. The caller checks the
-sha256 of the finished ``.part`` before using it (or renaming it into place).
+refused as it arrives when it grows beyond the size the caller expects. Callers check the sha256
+of the finished file before it is used.
 """
 
 from __future__ import annotations
