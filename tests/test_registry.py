@@ -1,12 +1,14 @@
-"""The one registry helper (uirbench.registry) behind source adapters, caption backends and
-models: one unknown-name message, the adapters' option check, still plain dicts."""
+"""The one registry helper (uirbench.registry) behind source adapters, caption backends, models
+and synthesis operators: one unknown-name message, the adapters' option check, plain dicts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from uirbench.caption import BACKENDS, build_captioner
 from uirbench.data.sources import ADAPTERS, get_adapter
+from uirbench.data.synth import OPS, apply
 from uirbench.errors import UirbenchError
 from uirbench.registry import Registry
 
@@ -23,7 +25,9 @@ def test_unknown_names_get_one_message_listing_the_known_ones() -> None:
     known = "known caption backends: lavis, sidecar, transformers"
     with pytest.raises(ValueError, match=rf"^unknown caption backend 'nope'; {known}$"):
         build_captioner("nope")
-    for reg in (BUILDERS, ADAPTERS, BACKENDS):
+    with pytest.raises(ValueError, match=r"^unknown synthesis operator 'nope'; known synthesis op"):
+        apply("nope", np.zeros((8, 8, 3), np.uint8), 0)
+    for reg in (BUILDERS, ADAPTERS, BACKENDS, OPS):
         assert isinstance(reg, dict) and isinstance(reg, Registry) and len(reg) >= 3
 
 
@@ -53,7 +57,6 @@ def test_adapter_options_are_checked_before_the_folder(tmp_path) -> None:
 
 def test_daclip_options_reach_the_builder_and_a_config_alone_is_refused(tmp_path) -> None:
     pytest.importorskip("torch")
-    import numpy as np
     from typer.testing import CliRunner
 
     from uirbench.cli.app import app

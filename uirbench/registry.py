@@ -1,8 +1,8 @@
 """One registry helper for every "name -> factory" table: source adapters, caption backends,
-restoration models.
+restoration models, synthesis operators.
 
-Why one: the three were written three ways (a checking decorator, a bare decorator, a
-``register(name, builder)`` function), each with its own unknown-name message. A
+Why one: the four were written four ways (a checking decorator, a bare decorator, a
+``register(name, builder)`` function, a dict literal), each with its own unknown-name message. A
 :class:`Registry` is still the plain dict DESIGN.md asks for (filled at import, read with ``in``,
 ``sorted``, ``[name]``), with one way to add (:meth:`Registry.register`), one message for an
 unknown name (:meth:`Registry.pick`) and, where the caller asks, the option check that the

@@ -20,24 +20,26 @@ from typing import Any
 import numpy as np
 
 from uirbench.data.synth import exact, physical, wild
+from uirbench.registry import Registry
 from uirbench.tasks import TASKS, Task
 
 Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
-OPS: dict[str, Op] = {
-    "noise": exact.gaussian_noise,
-    "jpeg": exact.jpeg,
-    "inpaint_mask": exact.inpaint_mask,
-    "motion_blur": physical.motion_blur,
-    "haze": physical.haze,
-    "low_light": physical.low_light,
-    "rain_streaks": physical.rain_streaks,
-    "raindrops": physical.raindrops,
-    "shadow": physical.shadow,
-    "snow": physical.snow,
-    "wild": wild.wild_degrade,
-    "gaussian_blur": wild.gaussian_blur,
-}
+OPS: Registry[Op] = Registry("synthesis operator")
+OPS.update(
+    noise=exact.gaussian_noise,
+    jpeg=exact.jpeg,
+    inpaint_mask=exact.inpaint_mask,
+    motion_blur=physical.motion_blur,
+    haze=physical.haze,
+    low_light=physical.low_light,
+    rain_streaks=physical.rain_streaks,
+    raindrops=physical.raindrops,
+    shadow=physical.shadow,
+    snow=physical.snow,
+    wild=wild.wild_degrade,
+    gaussian_blur=wild.gaussian_blur,
+)
 
 # Operators whose LQ does not compress (i.i.d. noise of sigma 50 on 8 bits): their PNGs are
 # stored uncompressed, 11x faster to encode for 2% more bytes (uirbench.io.PNG_STORED_PARAMS).
@@ -70,10 +72,9 @@ def pair_seed(global_seed: int, split: str, task: str, stem: str) -> int:
 
 def apply(op: str, gt: np.ndarray, seed: int, **params: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """Run operator ``op`` on ``gt`` with a generator seeded by ``seed``."""
-    if op not in OPS:
-        raise ValueError(f"unknown synthesis operator {op!r}; known: {', '.join(sorted(OPS))}")
+    fn = OPS.pick(op)  # unknown: a ValueError naming the known operators
     rng = np.random.Generator(np.random.PCG64(seed))
-    lq, used = OPS[op](gt, rng, **params)
+    lq, used = fn(gt, rng, **params)
     if lq.shape != gt.shape or lq.dtype != np.uint8:
         raise AssertionError(f"operator {op} returned {lq.dtype} {lq.shape} for {gt.shape}")
     return lq, used
@@ -149,4 +150,4 @@ def chain(
     return lq, {"steps": used}
 
 
-OPS["chain"] = chain
+OPS.register("chain")(chain)
