@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.console import results_console
 from uirbench.cli.options import DEVICE_HELP, ROOT_TASKS_FILE_HELP, tasks_file_in_force
 
 
@@ -53,8 +54,6 @@ def caption(
       uirbench caption --root data/uir10 --device cuda --batch-size 32
       torchrun --nproc_per_node 4 -m uirbench caption --root data/uir10
     """
-    from rich.console import Console
-
     # lazy: captioning loads pandas, pyarrow and cv2; not for `uirbench --help`
     from uirbench.caption import build_captioner, caption_root
     from uirbench.data.captions_csv import PATH_MODES
@@ -78,7 +77,7 @@ def caption(
     result = caption_root(root, captioner, limit=limit, csv_paths=csv_paths, progress=not quiet)
     if result.rank != 0:
         return
-    out = Console(soft_wrap=True, emoji=False)
+    out = results_console
     out.print(
         f"{result.distinct} distinct GT images; rank 0 of {result.world}: "
         f"{result.cache_hits} cached, {result.captioned} captioned "

@@ -10,8 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-# soft_wrap: never break a line inside a path; emoji off: ":smile:" in a name stays as it is
+# soft_wrap: never break a line inside a path; emoji off: ":smile:" in a name stays as it is.
+# console (stderr): messages, warnings, progress bars; results_console (stdout): what a
+# command produced (tables, written files).
 console = Console(stderr=True, soft_wrap=True, emoji=False)
+results_console = Console(soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

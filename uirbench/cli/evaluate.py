@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import holding_out_lock, literal
+from uirbench.cli.console import holding_out_lock, literal, results_console
 from uirbench.cli.options import (
     DEVICE_HELP,
     TASKS_FILE_HELP,
@@ -199,7 +199,7 @@ def evaluate(
             setting=preset,
             follow_symlinks=follow_symlinks,
         )
-    con = Console(soft_wrap=True, emoji=False)
+    con = results_console
     con.print((out / "per_task.md").read_text(), highlight=False, markup=False)
     for w in res["warnings"]:
         con.print(f"[yellow]warning:[/] {literal(w)}", highlight=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import holding_out_lock
+from uirbench.cli.console import holding_out_lock, results_console
 from uirbench.cli.groups import leaderboard_app
 from uirbench.cli.options import TASKS_FILE_HELP, tasks_file_in_force
 
@@ -51,8 +51,6 @@ def export(
       uirbench leaderboard export --setting aio3 --include-paper --format csv
       uirbench leaderboard export runs/eval/results.json --include-paper --format tex
     """
-    from rich.console import Console
-
     # lazy: the leaderboard loads pandas; not for `uirbench --help`
     from uirbench.report.leaderboard import export as do_export
 
@@ -68,7 +66,7 @@ def export(
             allow_mixed=allow_mixed,
             setting=setting,
         )
-    con = Console(soft_wrap=True, emoji=False)
+    con = results_console
     for p in written:
         con.print(f"wrote {p}", highlight=False, markup=False)
 
@@ -92,8 +90,6 @@ def plot(
       uirbench leaderboard plot runs/eval --include-paper --metrics psnr,ssim
       uirbench leaderboard plot results/mine11 --tasks-file my_tasks.yaml --metrics psnr
     """
-    from rich.console import Console
-
     # lazy: the leaderboard loads pandas; not for `uirbench --help`
     from uirbench.report.leaderboard import plot as do_plot
 
@@ -108,4 +104,4 @@ def plot(
             allow_mixed=allow_mixed,
         )
     for p in written:
-        Console(soft_wrap=True, emoji=False).print(f"wrote {p}", highlight=False, markup=False)
+        results_console.print(f"wrote {p}", highlight=False, markup=False)

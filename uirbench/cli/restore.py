@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uirbench.cli.console import shown
+from uirbench.cli.console import results_console, shown
 from uirbench.cli.options import DEVICE_HELP, resolve_device
 from uirbench.progress import count_bars
 
@@ -72,8 +72,6 @@ def restore(
       uirbench restore photo.jpg --weights zoo --out restored
       uirbench restore inputs/ --model nafnet --weights run/checkpoints/last.safetensors
     """
-    from rich.console import Console
-
     # lazy: restoration loads torch; not for `uirbench --help`
     from uirbench.io import read_image
     from uirbench.models.registry import build_restorer, daclip_option
@@ -85,7 +83,7 @@ def restore(
         tile_grid,
     )
 
-    console = Console(soft_wrap=True, emoji=False)  # a path on one line, as it is
+    console = results_console
     device = resolve_device(device)
     # every output planned (no collisions) and every input decoded before loading a model
     pairs = output_paths(inputs, out)

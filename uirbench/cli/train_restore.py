@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from uirbench.cli.console import results_console
 from uirbench.cli.groups import train_app, train_from_recipe
 from uirbench.cli.options import ROOT_TASKS_FILE_HELP
 
@@ -36,12 +37,10 @@ def train_restore(
       torchrun --nproc_per_node 8 -m uirbench train restore --recipe irsde_daclip
         root=datasets/universal daclip.weights=pretrained/daclip_ViT-B-32.pt
     """
-    from rich.console import Console
-
     # lazy: training loads torch; not for `uirbench --help`
     from uirbench.train.restore import load_restore_recipe, train
 
-    console = Console(soft_wrap=True, emoji=False)
+    console = results_console
     summary = train_from_recipe(
         load_restore_recipe, train, recipe, overrides, show, tasks_file, console
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from uirbench.cli.console import console
+from uirbench.cli.console import console, results_console
 from uirbench.errors import UirbenchError
 from uirbench.progress import byte_progress, file_bars
 
@@ -63,12 +63,10 @@ def fetch(
 
       HF_HOME=/shared/hf uirbench weights fetch daclip_vitb32
     """
-    from rich.console import Console
-
     # lazy: the downloader loads numpy and cv2; not for `uirbench --help`
     from uirbench import hub
 
-    con = Console(soft_wrap=True, emoji=False)
+    con = results_console
     remotes = [r for n in dict.fromkeys(names) for r in remotes_for(n)]
     failed = []
     with file_bars(console) as bar:  # one bar per file downloaded, on stderr
