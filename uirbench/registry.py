@@ -12,7 +12,7 @@ source adapters had: a keyword option the factory does not take is refused by na
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -26,10 +26,11 @@ class UnknownNameError(UirbenchError, ValueError):
 
 
 class Registry(dict[str, F]):
-    """``kind`` names what is registered, for messages ("adapter", "model")."""
+    """``kind`` names what is registered, for messages ("adapter", "model"); ``entries``: a
+    table written out in one place (as the synthesis operators are)."""
 
-    def __init__(self, kind: str) -> None:
-        super().__init__()
+    def __init__(self, kind: str, entries: Mapping[str, F] | None = None) -> None:
+        super().__init__(entries or {})
         self.kind = kind
 
     def register(self, name: str, *, check_options: str | None = None) -> Callable[[F], F]:

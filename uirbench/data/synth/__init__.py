@@ -25,20 +25,22 @@ from uirbench.tasks import TASKS, Task
 
 Op = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
-OPS: Registry[Op] = Registry("synthesis operator")
-OPS.update(
-    noise=exact.gaussian_noise,
-    jpeg=exact.jpeg,
-    inpaint_mask=exact.inpaint_mask,
-    motion_blur=physical.motion_blur,
-    haze=physical.haze,
-    low_light=physical.low_light,
-    rain_streaks=physical.rain_streaks,
-    raindrops=physical.raindrops,
-    shadow=physical.shadow,
-    snow=physical.snow,
-    wild=wild.wild_degrade,
-    gaussian_blur=wild.gaussian_blur,
+OPS: Registry[Op] = Registry(
+    "synthesis operator",
+    {
+        "noise": exact.gaussian_noise,
+        "jpeg": exact.jpeg,
+        "inpaint_mask": exact.inpaint_mask,
+        "motion_blur": physical.motion_blur,
+        "haze": physical.haze,
+        "low_light": physical.low_light,
+        "rain_streaks": physical.rain_streaks,
+        "raindrops": physical.raindrops,
+        "shadow": physical.shadow,
+        "snow": physical.snow,
+        "wild": wild.wild_degrade,
+        "gaussian_blur": wild.gaussian_blur,
+    },
 )
 
 # Operators whose LQ does not compress (i.i.d. noise of sigma 50 on 8 bits): their PNGs are
