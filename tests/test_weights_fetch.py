@@ -122,6 +122,35 @@ def test_url_fetch_goes_through_the_one_http_path(server, tmp_path):
     assert f"by hand into {tmp_path}" in msg and "\n" not in msg, msg
 
 
+def test_weights_fetch_command_downloads_a_url_file_with_its_bar(server, tmp_path, monkeypatch):
+    """`uirbench weights fetch NAME` of a zoo card whose file has a plain URL: downloaded
+    through the one HTTP path into $UIRBENCH_WEIGHTS, sha256 checked, one result line on stdout; a
+    second run only verifies (no request)."""
+    from typer.testing import CliRunner
+
+    from uirbench.cli.app import app
+
+    data = b"zoo-url-weights" * 300
+    server.files["/w.pth"] = data
+    home = tmp_path / "home"
+    (home / "zoo").mkdir(parents=True)
+    sha = hashlib.sha256(data).hexdigest()
+    (home / "zoo" / "urlcard.yaml").write_text(
+        f"name: urlcard\nweights:\n  - {{role: model, file: w.pth, url: {server.url}/w.pth, "
+        f"sha256: '{sha}'}}\n"
+    )
+    monkeypatch.setenv("UIRBENCH_HOME", str(home))
+    monkeypatch.setenv("UIRBENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    result = CliRunner().invoke(app, ["weights", "fetch", "urlcard"])
+    assert result.exit_code == 0, result.output
+    assert "(sha256 ok)" in result.output and "w.pth" in result.output, result.output
+    assert (tmp_path / "weights" / "w.pth").read_bytes() == data
+    n = len(server.requests)
+    again = CliRunner().invoke(app, ["weights", "fetch", "urlcard"])
+    assert again.exit_code == 0 and "(sha256 ok)" in again.output and len(server.requests) == n
+
+
 _HF_SCRIPT = """
 import json, sys
 from uirbench import hub

@@ -12,8 +12,9 @@ Why each step:
 - A ``--mirror DIR`` is searched first (``DIR/<path>``, ``DIR/<source>/<path>``, then any file of
   the same name below DIR); a candidate is used only if its sha256 matches.
 - Downloads use a well-kept client per transport: ``requests`` for plain URLs (resumable through
-  HTTP Range into ``<file>.part``, retried with exponential backoff), ``huggingface_hub`` for the
-  Hub, ``gdown`` for Google Drive. Locations are tried in manifest order.
+  HTTP Range into ``<file>.part``, retried with exponential backoff: :mod:`uirbench.download`, the
+  path weight files take too), ``huggingface_hub`` for the Hub, ``gdown`` for Google Drive.
+  Locations are tried in manifest order.
 - Every file is verified (sha256, and md5/size where published) BEFORE it is used or extracted. A
   mismatch moves the file to ``<raw_root>/quarantine/`` and raises: nothing is extracted.
 - Where no sha256 is published, the first verified download is pinned in
