@@ -194,7 +194,7 @@ def test_no_checkpoint_means_a_fresh_start(tmp_path):
 
 def test_explicit_resume_of_a_mismatched_pair_is_refused(tmp_path, monkeypatch):
     """`train.resume=PATH` names a checkpoint: a mismatch is an error, not a silent fallback."""
-    from uirbench.train.restore import _find_resume
+    from uirbench.train.loop import find_resume
 
     stem = tmp_path / "run" / "checkpoints" / "last"
     ck.save_checkpoint(stem, _state(1), {"step": 1})
@@ -203,11 +203,11 @@ def test_explicit_resume_of_a_mismatched_pair_is_refused(tmp_path, monkeypatch):
         with pytest.raises(Killed):
             ck.save_checkpoint(stem, _state(2), {"step": 2})
     cfg = {"train": {"resume": str(stem)}, "output": str(tmp_path / "run")}
-    explicit = _find_resume(cfg)
+    explicit = find_resume(cfg)
     with pytest.raises(UirbenchError, match="does not belong to"):
         ck.load_checkpoint(explicit)
     cfg["train"]["resume"] = "auto"
-    assert _find_resume(cfg) == ck.previous_stem(stem)
+    assert find_resume(cfg) == ck.previous_stem(stem)
 
 
 def test_checkpoint_tensors_are_written_as_the_safetensors_library_writes_them(tmp_path):
