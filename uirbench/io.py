@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from uirbench.errors import ImageReadError, UirbenchError
 
@@ -449,6 +451,21 @@ def decode_image(data: bytes, name: str | os.PathLike = "<bytes>") -> np.ndarray
     elif img.shape[2] != 3:
         raise ImageReadError(f"{name}: unsupported channel count {img.shape[2]}")
     return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def decoded_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of the image :func:`read_image` will return, without decoding it: the
+    PNG/JPEG header with the EXIF orientations that swap the sides (5-8) applied, as
+    :func:`decode_image` applies them; other formats (no orientation applied there either) by
+    PIL's header. Every size check before scoring or building uses this, so that a photo stored
+    sideways is compared by the size it is read and shown at."""
+    data = Path(path).read_bytes()
+    size = image_header_size(data)
+    if size is None:
+        with Image.open(io.BytesIO(data)) as im:  # header only
+            return im.size
+    w, h = size
+    return (h, w) if exif_orientation(data) in (5, 6, 7, 8) else (w, h)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

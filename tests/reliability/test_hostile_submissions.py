@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from uirbench.errors import UirbenchError
 from uirbench.evaluate.runner import run
-from uirbench.io import decode_image, exif_orientation
+from uirbench.io import decode_image, decoded_size, exif_orientation
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("_evalfix2", REPO / "tests/test_evaluate_outputs.py")
@@ -81,7 +81,7 @@ def test_a_hard_link_to_the_gt_and_a_linked_task_folder_are_refused(tiny, tmp_pa
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_exif_orientation_is_applied_as_viewers_do(orientation):
+def test_exif_orientation_is_applied_as_viewers_do(orientation, tmp_path):
     """JPEG and PNG with each EXIF orientation decode to what PIL's exif_transpose (viewers)
     shows; OpenCV alone ignores the tag."""
     rng = np.random.default_rng(orientation)
@@ -97,6 +97,9 @@ def test_exif_orientation_is_applied_as_viewers_do(orientation):
             shown = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         ours = decode_image(data, f"x.{fmt}")
         assert ours.shape == shown.shape, (fmt, ours.shape, shown.shape)
+        path = tmp_path / f"x.{fmt.lower()}"
+        path.write_bytes(data)
+        assert decoded_size(path) == (ours.shape[1], ours.shape[0])  # the size checks' view
         if fmt == "PNG":
             assert np.array_equal(ours, shown)
         else:  # two JPEG decoders: equal up to their IDCT rounding
@@ -114,3 +117,27 @@ def test_a_rotated_output_is_paired_by_its_shown_size(tiny, tmp_path):
     before = _score(root, _fix.copy_lq_as_outputs(root, tmp_path / "plain"), tmp_path / "a")
     after = _score(root, outs, tmp_path / "b")
     assert after["per_task"] == before["per_task"]
+
+
+def test_a_gt_folder_photo_stored_sideways_pairs_with_an_output_of_its_shown_size(tmp_path):
+    """evaluate --gt: a GT JPEG stored sideways (orientation 6, as phones save) is read as
+    shown, so an output of the shown size pairs; its header size alone would refuse it."""
+    from uirbench.evaluate.folders import folder_rows
+    from uirbench.evaluate.pairing import pair_outputs
+
+    rng = np.random.default_rng(0)
+    shown = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)  # 40 wide, 24 high as shown
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    Image.fromarray(np.ascontiguousarray(np.rot90(shown, 1))).save(
+        gt / "phone.jpg", exif=exif.tobytes(), quality=95
+    )
+    rows = folder_rows(gt)
+    assert (int(rows.width[0]), int(rows.height[0])) == (40, 24)
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    Image.fromarray(shown).save(outs / "phone.png")
+    pairs = pair_outputs(outs, rows, tmp_path)
+    assert [p.stem for p in pairs] == ["phone"]

@@ -12,13 +12,13 @@ from typing import Any
 import cv2
 import numpy as np
 import yaml
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from uirbench.data.jobs import PairJob
 from uirbench.data.synth import DEFAULT_OP_FOR_TASK, pair_seed
 from uirbench.data.synth.masks import procedural_thin_masks
 from uirbench.errors import UirbenchError
-from uirbench.io import IMAGE_SUFFIXES, read_image
+from uirbench.io import IMAGE_SUFFIXES, decoded_size, read_image
 from uirbench.paths import manifests_dir
 from uirbench.tasks import Task
 
@@ -212,18 +212,14 @@ def _paired_images(task: Task, side: str, folder: Path) -> dict[str, Path]:
 
 
 def _decoded_size(path: Path, task: Task) -> tuple[int, int]:
-    """(width, height) as :func:`uirbench.io.decode_image` will return it (EXIF rotations that
-    swap the sides included), from the header only: a mismatch is found before any work."""
+    """(width, height) as it will be read (:func:`uirbench.io.decoded_size`), from the header
+    only: a mismatch is found before any work."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if im.getexif().get(0x0112) in (5, 6, 7, 8):
-                w, h = h, w
+        return decoded_size(path)
     except (OSError, UnidentifiedImageError) as exc:
         raise UirbenchError(
             f"{task.origin}: task {task.id!r}: cannot read {path} ({exc})"
         ) from None
-    return w, h
 
 
 def plan_pairs(

@@ -17,7 +17,7 @@ from PIL import Image
 
 from uirbench.errors import InvalidNameError, UirbenchError
 from uirbench.evaluate.pairing import image_files
-from uirbench.io import IMAGE_SUFFIXES, sha256_file
+from uirbench.io import IMAGE_SUFFIXES, decoded_size, sha256_file
 from uirbench.tasks import get_task
 
 
@@ -39,8 +39,7 @@ def _rows_of(folder: Path, task: str, opt: str) -> list[dict]:
             continue
         seen[f.stem] = f
         try:
-            with Image.open(f) as im:  # header only
-                w, h = im.size
+            w, h = decoded_size(f)  # as read: a GT stored sideways (EXIF) is compared as shown
         except (OSError, Image.DecompressionBombError) as exc:
             raise UirbenchError(
                 f"{opt} {f}: not a readable image ({exc.__class__.__name__}); remove or replace it"
