@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uirbench.errors import UirbenchError
 from uirbench.io import atomic_write_text
 from uirbench.paths import manifests_dir, recipes_dir
 
@@ -79,6 +80,8 @@ class Demo:
 
     # ----------------------------------------------------------------------------- steps
     def build_data(self) -> dict[str, Any]:
+        # lazy, as every step's imports: a step loads only its own stack (a resumed demo skips
+        # finished steps, and each spawned step worker imports this module)
         from uirbench.data.build import build
 
         report = build(
@@ -91,6 +94,7 @@ class Demo:
         }
 
     def caption(self) -> dict[str, Any]:
+        # lazy: the caption stack (transformers backends registered) only for this step
         from uirbench.caption import build_captioner, caption_root
 
         result = caption_root(self.root, build_captioner("sidecar"), progress=False)
@@ -100,6 +104,7 @@ class Demo:
         return (QUICK_OVERRIDES if self.quick else DEMO_OVERRIDES)[what]
 
     def train_daclip(self) -> dict[str, Any]:
+        # lazy: torch + open_clip only for the training steps
         from uirbench.train.daclip import load_daclip_recipe, train
 
         recipe = load_daclip_recipe(
@@ -121,6 +126,7 @@ class Demo:
         return self.out / "runs" / f"{model}_tiny" / "checkpoints" / "last.safetensors"
 
     def train_restore(self, model: str) -> dict[str, Any]:
+        # lazy: torch only for the training steps
         from uirbench.train.restore import load_restore_recipe, train
 
         recipe = load_restore_recipe(
@@ -137,7 +143,7 @@ class Demo:
 
     def perceptual_metrics(self) -> tuple[list[str], list[str]]:
         """LPIPS/FID only where their weights are present: (metrics to add, reasons skipped)."""
-        from uirbench.errors import UirbenchError
+        # lazy: pyiqa (and torch) only when the evaluate steps look for LPIPS/FID weights
         from uirbench.evaluate.metrics.pyiqa_metric import check_weights, explicit_options
         from uirbench.evaluate.profiles import get_profile
 
@@ -152,6 +158,7 @@ class Demo:
         return extra, skipped
 
     def evaluate(self, model: str) -> dict[str, Any]:
+        # lazy: torch and the metrics only for the evaluate steps
         from uirbench.evaluate import run
 
         extra, skipped = self.perceptual_metrics()
@@ -172,6 +179,7 @@ class Demo:
         return {"out": str(self.out / "results" / model), "average": results.get("average")}
 
     def classify(self) -> dict[str, Any]:
+        # lazy: torch + open_clip only for the classify step
         from uirbench.evaluate.classify import classification_table, load_model, write_outputs
 
         model = load_model(str(self.daclip_checkpoint))
@@ -184,6 +192,7 @@ class Demo:
         return {k: str(v) for k, v in paths.items()}
 
     def leaderboard(self) -> dict[str, Any]:
+        # lazy: pandas/matplotlib only for the leaderboard step
         from uirbench.report.leaderboard import export, plot
 
         results = [self.out / "results"]
