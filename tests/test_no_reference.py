@@ -45,6 +45,23 @@ def photos(shared_data, tmp_path):
     return folder
 
 
+def _direct_scores(metric, photos) -> list[float]:
+    """The oracle: pyiqa's metric called directly on each photo (sorted), as [0, 1] RGB."""
+    import torch
+
+    from uirbench.io import read_image
+
+    xs = [torch.from_numpy(read_image(f)).permute(2, 0, 1)[None].float() / 255
+          for f in sorted(photos.iterdir())]  # fmt: skip
+    return [float(metric(x)) for x in xs]
+
+
+def _scored(out) -> list[float]:
+    """uirbench's per-image scores (last column of per_image.csv), in file order."""
+    lines = (out / "per_image.csv").read_text().splitlines()
+    return [float(line.split(",")[-1]) for line in lines[1:]]
+
+
 def test_all_missing_weights_named_at_once(offline_caches, photos, tmp_path):
     with pytest.raises(UirbenchError) as err:
         score_no_reference(photos, tmp_path / "out")
@@ -63,10 +80,8 @@ def test_all_missing_weights_named_at_once(offline_caches, photos, tmp_path):
 
 def test_niqe_scores_real_photos_with_options_recorded(offline_caches, photos, tmp_path):
     import pyiqa
-    import torch
 
     from uirbench.evaluate.metrics.pyiqa_metric import pyiqa_cache_dir
-    from uirbench.io import read_image
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((36, 36))
@@ -81,13 +96,8 @@ def test_niqe_scores_real_photos_with_options_recorded(offline_caches, photos, t
     direct = pyiqa.create_metric(
         "niqe", as_loss=False, device="cpu", pretrained_model_path=str(params), **PROFILE["niqe"]
     )
-    want = []
-    for f in sorted(photos.iterdir()):
-        x = torch.from_numpy(read_image(f)).permute(2, 0, 1)[None].float() / 255
-        want.append(float(direct(x)))
-    per_image = (tmp_path / "out" / "per_image.csv").read_text().splitlines()
-    got = [float(line.split(",")[-1]) for line in per_image[1:]]
-    assert got == pytest.approx(want, rel=1e-6)
+    want = _direct_scores(direct, photos)
+    assert _scored(tmp_path / "out") == pytest.approx(want, rel=1e-6)
     assert res["per_task"]["wild"]["niqe"] == pytest.approx(np.mean(want), rel=1e-9)
 
 
@@ -114,8 +124,6 @@ def test_clipiqa_builds_and_scores_with_a_tiny_clip_in_the_cache(
     import pyiqa.archs.clip_model as pyiqa_clip
     import torch
 
-    from uirbench.io import read_image
-
     torch.manual_seed(0)
     tiny = clip.model.CLIP(
         embed_dim=32, image_resolution=224, vision_layers=(1, 1, 1, 1), vision_width=8,
@@ -134,13 +142,8 @@ def test_clipiqa_builds_and_scores_with_a_tiny_clip_in_the_cache(
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["profile"]["pyiqa"]["clipiqa"] == {"type": "CLIPIQA", **PROFILE["clipiqa"]}
     direct = pyiqa.create_metric("clipiqa", as_loss=False, device="cpu", **PROFILE["clipiqa"])
-    want = []
-    for f in sorted(photos.iterdir()):
-        x = torch.from_numpy(read_image(f)).permute(2, 0, 1)[None].float() / 255
-        want.append(float(direct(x)))
-    per_image = (tmp_path / "out" / "per_image.csv").read_text().splitlines()
-    got = [float(line.split(",")[-1]) for line in per_image[1:]]
-    assert got == pytest.approx(want, rel=1e-6)
+    got = _scored(tmp_path / "out")
+    assert got == pytest.approx(_direct_scores(direct, photos), rel=1e-6)
     assert len(set(got)) == 3  # three photos, three scores
     other = "0" * 64
     monkeypatch.setitem(pyiqa_clip._MODELS, "RN50", f"https://example.invalid/{other}/RN50.pt")
