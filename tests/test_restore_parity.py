@@ -8,7 +8,7 @@ fixtures small); the NAFNet fixture holds its weights.
 
 from __future__ import annotations
 
-import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -31,21 +31,14 @@ def _load(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     return load_file(str(path)), meta
 
 
-def _fill_like_official(net: torch.nn.Module, seed: int) -> str:
-    """The fixture recipe: one CPU generator, weights drawn in state_dict order."""
-    g = torch.Generator().manual_seed(seed)
-    h = hashlib.sha256()
-    with torch.no_grad():
-        for name, p in net.state_dict().items():
-            noise = torch.randn(p.shape, generator=g)
-            if name.endswith(("norm.weight", ".g", "norm1.weight", "norm2.weight", "norm3.weight")):
-                p.copy_(1 + 0.1 * noise)
-            elif p.dim() >= 2:
-                p.copy_(noise / p[0].numel() ** 0.5)
-            else:
-                p.copy_(0.05 * noise)
-            h.update(p.contiguous().numpy().tobytes())
-    return h.hexdigest()
+# The fixtures' weight recipe, one copy loaded by path (tests are not a package: pyiqa ships a
+# `tests`; the fixture scripts load the same file).
+_spec = importlib.util.spec_from_file_location(
+    "_weight_recipe", Path(__file__).parent / "fixtures" / "weight_recipe.py"
+)
+_weight_recipe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_weight_recipe)
+_fill_like_official = _weight_recipe.fill_like_official
 
 
 def _unet(name: str) -> tuple[ConditionalUNet, dict[str, torch.Tensor], dict]:
